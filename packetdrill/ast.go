@@ -254,12 +254,12 @@ type SACKBlock struct {
 
 // TCPOption is one option of a packet event.
 type TCPOption struct {
-	Kind     OptionKind
-	MSS      uint16
-	Shift    uint8
-	Blocks   []SACKBlock
-	TSVal    uint32
-	TSEcr    uint32
+	Kind   OptionKind
+	MSS    uint16
+	Shift  uint8
+	Blocks []SACKBlock
+	TSVal  uint32
+	TSEcr  uint32
 	// TSValIgnored is "TS val ...": any value.
 	TSValIgnored bool
 	// TSEcrAbsolute is "ecr 5!": not translated.

@@ -34,18 +34,18 @@ func (e *Error) Error() string {
 type tokenKind int
 
 const (
-	tokEOF      tokenKind = iota
-	tokInt                // 42, -1
-	tokHex                // 0x1f
-	tokFloat              // 0.100, .5
-	tokWord               // socket, SOCK_STREAM, S, sackOK
-	tokString             // "text" (text holds the unquoted contents)
-	tokBackquote          // `shell command` (text holds the command)
-	tokCode               // %{ python }% (text holds the trimmed code)
-	tokOption             // --name (text holds name without the dashes)
-	tokIPv4               // 192.0.2.1
-	tokEllipsis           // ...
-	tokPunct              // one of < > ( ) [ ] { } , = + * ~ ! : . | / - % ;
+	tokEOF       tokenKind = iota
+	tokInt                 // 42, -1
+	tokHex                 // 0x1f
+	tokFloat               // 0.100, .5
+	tokWord                // socket, SOCK_STREAM, S, sackOK
+	tokString              // "text" (text holds the unquoted contents)
+	tokBackquote           // `shell command` (text holds the command)
+	tokCode                // %{ python }% (text holds the trimmed code)
+	tokOption              // --name (text holds name without the dashes)
+	tokIPv4                // 192.0.2.1
+	tokEllipsis            // ...
+	tokPunct               // one of < > ( ) [ ] { } , = + * ~ ! : . | / - % ;
 )
 
 func (k tokenKind) String() string {
@@ -280,9 +280,11 @@ func (lx *lexer) skipSpace() (bool, error) {
 	return skipped, nil
 }
 
-func isDigit(c byte) bool     { return c >= '0' && c <= '9' }
-func isHexDigit(c byte) bool  { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
-func isWordByte(c byte) bool  { return isDigit(c) || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+func isDigit(c byte) bool    { return c >= '0' && c <= '9' }
+func isHexDigit(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
+func isWordByte(c byte) bool {
+	return isDigit(c) || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
 func isPunctByte(c byte) bool { return strings.IndexByte("<>()[]{},=+*~!:.|/-%;", c) >= 0 }
 
 // next returns the next token.

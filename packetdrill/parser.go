@@ -50,7 +50,7 @@ type parser struct {
 	i    int
 }
 
-func (p *parser) peek() token      { return p.toks[p.i] }
+func (p *parser) peek() token { return p.toks[p.i] }
 func (p *parser) peekAt(n int) token {
 	if p.i+n < len(p.toks) {
 		return p.toks[p.i+n]
