@@ -65,6 +65,7 @@ var (
 	errLineTooLong  = &protocolError{status: 414, reason: "request line too long"}
 	errTooManyLines = &protocolError{status: 431, reason: "too many header fields"}
 	errBareCR       = badRequest("bare CR in message head")
+	errBareLF       = badRequest("line ends in LF without CR")
 )
 
 // errEmptyHead is io.EOF seen before the first byte of a head: the peer
@@ -72,10 +73,13 @@ var (
 var errEmptyHead = io.EOF
 
 // read reads one head: a start line, field lines, and the empty line that
-// ends them. Lines end in CRLF or, as RFC 9112 section 2.2 allows a
-// recipient to accept, a lone LF. A CR anywhere else is a bare CR and
-// rejects the message (section 2.2 allows rejecting or replacing it; we
-// reject). It returns the head as one string and the lines as spans into
+// ends them. In a request every line must end in CRLF. RFC 9112 section 2.2
+// allows a recipient to accept a lone LF, but a proxy in front of us that
+// does not would see "A: x\nContent-Length: 5" as one field where we see
+// two, and that difference is a smuggling vector (llhttp rejects it too).
+// Responses, read by our client, may use lone LFs, for old servers. A CR
+// anywhere but before the LF is a bare CR and rejects the message (section
+// 2.2 allows rejecting or replacing it; we reject). It returns the head as one string and the lines as spans into
 // it; the start line is lines[0].
 func (hr *headReader) read(br *bufio.Reader, lim Limits, isRequest bool) (string, []lineSpan, error) {
 	hr.buf = hr.buf[:0]
@@ -83,7 +87,7 @@ func (hr *headReader) read(br *bufio.Reader, lim Limits, isRequest bool) (string
 	empties := 0
 	for {
 		start := len(hr.buf)
-		line, err := hr.readLine(br, lim)
+		line, err := hr.readLine(br, lim, isRequest)
 		if err != nil {
 			if err == io.EOF && len(hr.lines) == 0 && start == 0 && empties == 0 {
 				return "", nil, errEmptyHead
@@ -121,7 +125,7 @@ func (hr *headReader) read(br *bufio.Reader, lim Limits, isRequest bool) (string
 
 // readLine appends the next line, without its ending, to hr.buf and returns
 // the appended part.
-func (hr *headReader) readLine(br *bufio.Reader, lim Limits) ([]byte, error) {
+func (hr *headReader) readLine(br *bufio.Reader, lim Limits, strict bool) ([]byte, error) {
 	start := len(hr.buf)
 	for {
 		frag, err := br.ReadSlice('\n')
@@ -140,6 +144,8 @@ func (hr *headReader) readLine(br *bufio.Reader, lim Limits) ([]byte, error) {
 	end := len(hr.buf) - 1 // drop LF
 	if end > start && hr.buf[end-1] == '\r' {
 		end--
+	} else if strict {
+		return nil, errBareLF
 	}
 	hr.buf = hr.buf[:end]
 	line := hr.buf[start:end]

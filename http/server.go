@@ -636,12 +636,15 @@ func parseTarget(method, target string, u *url.URL) error {
 		}
 		u.Path = "*"
 		return nil
+	case indexByte(target, '#') >= 0:
+		// A fragment is never part of a request-target (section 3.2).
+		return badRequest("fragment in request target")
 	case target[0] == '/':
 		simple := true
 		q := -1
 		for i := 0; i < len(target); i++ {
 			switch target[i] {
-			case '%', '#':
+			case '%':
 				simple = false
 			case '?':
 				if q < 0 {
