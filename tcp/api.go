@@ -1,0 +1,276 @@
+package tcp
+
+import (
+	"errors"
+	"syscall"
+	"time"
+)
+
+// Config holds every limit and knob of a connection. Start from
+// DefaultConfig and change what you need; zero fields are not replaced by
+// defaults, except where a field's comment says so.
+type Config struct {
+	// MSS is the largest segment payload we accept, advertised in our SYN
+	// (RFC 9293 3.7.1). The stack derives it from the link MTU: MTU - 40.
+	// It also caps what we send. Default 1460.
+	MSS int
+	// SendBufferSize is the send ring's size in bytes: data written and not
+	// yet acknowledged. Allocated once. Default 256 KiB.
+	SendBufferSize int
+	// ReceiveBufferSize is the receive ring's size in bytes: data received
+	// and not yet read, plus out-of-order data. It bounds the advertised
+	// window. Allocated once. Default 256 KiB.
+	ReceiveBufferSize int
+	// ReassemblyLimit caps the bytes held out of order; segments beyond it
+	// are dropped (and retransmitted by the peer). Default: the receive
+	// buffer size. Zero means no out-of-order data is kept.
+	ReassemblyLimit int
+	// WindowScale offers window scaling (RFC 7323 section 2); it is used
+	// only if the peer offers it too. Default true.
+	WindowScale bool
+
+	// InitialRTO is the retransmission timeout before any RTT sample (RFC
+	// 6298 section 2.1: 1 s).
+	InitialRTO time.Duration
+	// MinRTO is the floor of the retransmission timeout. RFC 6298 section
+	// 2.4 says 1 s; the default is 200 ms, as Linux uses, because a 1 s floor
+	// makes every loss on a fast path cost a second.
+	MinRTO time.Duration
+	// MaxRTO is the ceiling of the backed-off timeout (RFC 6298 section 2.5
+	// allows one of at least 60 s). Default 120 s.
+	MaxRTO time.Duration
+	// MaxRetries is how many times one segment is retransmitted on timeout
+	// before the connection fails with ErrTimeout (RFC 9293 3.8.3, R2).
+	// Default 15, as Linux's tcp_retries2.
+	MaxRetries int
+	// SynRetries is the same for our SYN (or SYN+ACK). Default 6.
+	SynRetries int
+
+	// DelayedAck is the longest an ACK for in-order data is held back (RFC
+	// 9293 3.8.6.3: under 0.5 s; RFC 1122 4.2.3.2). Every second full-sized
+	// segment is acknowledged at once regardless. Zero disables delaying.
+	// Default 40 ms (Linux's minimum delayed ACK).
+	DelayedAck time.Duration
+	// NoDelay disables the Nagle algorithm (RFC 9293 3.7.4): small segments
+	// are sent even while earlier data is unacknowledged. Default false.
+	NoDelay bool
+
+	// KeepAlive turns on keepalive probes (RFC 1122 4.2.3.6): after
+	// KeepAliveIdle without any segment from the peer, a probe is sent
+	// every KeepAliveInterval, and after KeepAliveCount unanswered probes
+	// the connection fails with ErrTimeout. Defaults: off, 2 h, 75 s, 9.
+	KeepAlive         bool
+	KeepAliveIdle     time.Duration
+	KeepAliveInterval time.Duration
+	KeepAliveCount    int
+
+	// FinWait2Timeout ends a connection stuck in FIN-WAIT-2 after the
+	// application closed both directions (as Linux's tcp_fin_timeout; a
+	// half-closed connection waits for ever). Default 60 s.
+	FinWait2Timeout time.Duration
+	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293
+	// 3.4.2). RFC 793 suggested 2 minutes; the default is 30 s, giving the
+	// 60 s TIME-WAIT Linux uses.
+	MSL time.Duration
+
+	// Linger, when LingerSet, changes Close: with Linger 0 Close sends a RST
+	// and discards unsent data at once (SO_LINGER with l_linger 0). Other
+	// values behave like the default graceful close; the stack may use
+	// Linger to bound how long its Close call waits.
+	LingerSet bool
+	Linger    time.Duration
+}
+
+// DefaultConfig returns the defaults documented on each Config field.
+func DefaultConfig() Config {
+	return Config{
+		MSS:               1460,
+		SendBufferSize:    256 << 10,
+		ReceiveBufferSize: 256 << 10,
+		ReassemblyLimit:   256 << 10,
+		WindowScale:       true,
+		InitialRTO:        time.Second,
+		MinRTO:            200 * time.Millisecond,
+		MaxRTO:            120 * time.Second,
+		MaxRetries:        15,
+		SynRetries:        6,
+		DelayedAck:        40 * time.Millisecond,
+		KeepAliveIdle:     2 * time.Hour,
+		KeepAliveInterval: 75 * time.Second,
+		KeepAliveCount:    9,
+		FinWait2Timeout:   60 * time.Second,
+		MSL:               30 * time.Second,
+	}
+}
+
+// FourTuple identifies a connection: our address and port, and the peer's.
+type FourTuple struct {
+	LocalAddr, RemoteAddr [4]byte
+	LocalPort, RemotePort uint16
+}
+
+// Segment is a parsed inbound segment: the header fields, the parsed
+// options and the payload (a view into the packet, not copied).
+type Segment struct {
+	HeaderFields
+	Payload []byte
+}
+
+// Len returns the segment's length in sequence space: its payload plus one
+// for SYN and one for FIN (RFC 9293 section 3.4, SEG.LEN).
+func (s *Segment) Len() uint32 {
+	n := uint32(len(s.Payload))
+	if s.Flags&FlagSYN != 0 {
+		n++
+	}
+	if s.Flags&FlagFIN != 0 {
+		n++
+	}
+	return n
+}
+
+// ParseSegment parses a whole TCP segment (header, options, payload). It
+// does not check the checksum: do that with Header.ChecksumValid first. The
+// payload aliases b. It does not allocate.
+func ParseSegment(b []byte) (Segment, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return Segment{}, err
+	}
+	return SegmentFromHeader(h)
+}
+
+// SegmentFromHeader parses the options of a Header view and returns the
+// Segment.
+func SegmentFromHeader(h Header) (Segment, error) {
+	opts, err := ParseOptions(h.Options())
+	if err != nil {
+		return Segment{}, err
+	}
+	return Segment{
+		HeaderFields: HeaderFields{
+			SrcPort: h.SrcPort(), DstPort: h.DstPort(), Seq: h.Seq(), Ack: h.Ack(),
+			Flags: h.Flags(), Window: h.Window(), Urgent: h.Urgent(), Options: opts,
+		},
+		Payload: h.Payload(),
+	}, nil
+}
+
+// Payload is the data of an outbound segment: at most two slices of the
+// send ring (Second is non-empty only when the data wraps around the ring's
+// end). The slices alias the ring: Output must copy them before returning.
+type Payload struct {
+	First, Second []byte
+}
+
+// Len returns the payload length in bytes.
+func (p Payload) Len() int { return len(p.First) + len(p.Second) }
+
+// AppendTo appends the payload's bytes to b.
+func (p Payload) AppendTo(b []byte) []byte { return append(append(b, p.First...), p.Second...) }
+
+// Output is how a Conn sends: implemented by the stack, which prepends the
+// IPv4 header, builds the TCP header (HeaderFields.Encode), fills in the
+// checksum and writes the packet to the link. SendSegment must not call
+// back into the Conn and must not keep payload after it returns.
+type Output interface {
+	SendSegment(id FourTuple, fields HeaderFields, payload Payload)
+}
+
+// Observer hears what a Conn does, for traces, ladders and tests. All
+// methods are called synchronously from the Conn's methods; they must not
+// call back into the Conn.
+type Observer interface {
+	// StateChanged reports a transition and its cause.
+	StateChanged(id FourTuple, from, to State, cause Event)
+	// SegmentSent reports a segment the Conn just handed to Output;
+	// retransmission says it carries sequence space sent before.
+	SegmentSent(id FourTuple, fields *HeaderFields, payloadLen int, retransmission bool)
+	// SegmentReceived reports a segment given to HandleSegment, before it is
+	// processed.
+	SegmentReceived(id FourTuple, seg *Segment)
+}
+
+// Error is a connection error. It matches its errno with errors.Is, so
+// errors.Is(err, syscall.ECONNRESET) holds for ErrConnectionReset.
+type Error struct {
+	msg   string
+	errno syscall.Errno
+}
+
+// Error returns the message.
+func (e *Error) Error() string { return e.msg }
+
+// Errno returns the POSIX error number the error corresponds to.
+func (e *Error) Errno() syscall.Errno { return e.errno }
+
+// Is reports whether target is this error's errno.
+func (e *Error) Is(target error) bool {
+	var errno syscall.Errno
+	return errors.As(target, &errno) && errno == e.errno
+}
+
+// The errors a Conn reports through Err, Read and Write.
+var (
+	// ErrConnectionRefused: a RST answered our SYN (RFC 9293 3.10.7.3).
+	ErrConnectionRefused = &Error{"tcp: connection refused", syscall.ECONNREFUSED}
+	// ErrConnectionReset: the peer reset an open connection.
+	ErrConnectionReset = &Error{"tcp: connection reset by peer", syscall.ECONNRESET}
+	// ErrTimeout: retransmissions or keepalive probes went unanswered.
+	ErrTimeout = &Error{"tcp: connection timed out", syscall.ETIMEDOUT}
+	// ErrConnectionAborted: the application aborted the connection.
+	ErrConnectionAborted = &Error{"tcp: connection aborted", syscall.ECONNABORTED}
+	// ErrClosedForWriting: Write after Close or Shutdown(ShutdownWrite).
+	ErrClosedForWriting = &Error{"tcp: write after close", syscall.EPIPE}
+	// ErrNotConnected: an operation that needs a connection attempted
+	// before one was opened.
+	ErrNotConnected = &Error{"tcp: not connected", syscall.ENOTCONN}
+	// ErrAlreadyOpen: Connect or Listen on a Conn that is not CLOSED.
+	ErrAlreadyOpen = &Error{"tcp: connection already open", syscall.EISCONN}
+)
+
+// ShutdownHow says which direction Shutdown closes.
+type ShutdownHow uint8
+
+// Directions for Shutdown.
+const (
+	// ShutdownRead: further Reads return io.EOF; arriving data is still
+	// acknowledged and discarded.
+	ShutdownRead ShutdownHow = 1 << iota
+	// ShutdownWrite: send FIN after the queued data (a half-close); the
+	// connection can still receive.
+	ShutdownWrite
+	// ShutdownBoth is both.
+	ShutdownBoth = ShutdownRead | ShutdownWrite
+)
+
+// Stats is a snapshot of a connection's counters and estimates, like the
+// output of Linux's `ss -ti`.
+type Stats struct {
+	State State
+	// Congestion control and RTT (RFC 5681, RFC 6298).
+	CongestionWindow int           // cwnd, bytes
+	SlowStartThresh  int           // ssthresh, bytes
+	SRTT, RTTVar     time.Duration // zero before the first sample
+	RTO              time.Duration
+	BytesInFlight    int // SND.NXT - SND.UNA
+	// Counters.
+	SegmentsSent, SegmentsReceived int
+	Retransmissions                int // segments retransmitted, timeouts and fast retransmits
+	Timeouts                       int // retransmission timer expiries
+	FastRetransmits                int
+	BytesSent                      int64 // data bytes sent, retransmissions included
+	BytesAcked                     int64 // data bytes the peer acknowledged
+	BytesReceived                  int64 // in-order data bytes received
+	OutOfOrderDropped              int   // segments or parts dropped for the reassembly limit
+	// Windows and negotiated options.
+	SendWindow       int // peer's advertised window, scaled
+	ReceiveWindow    int // our advertised window
+	PeerMSS          int // from the peer's SYN (536 if absent)
+	SendMSS          int // min(PeerMSS, Config.MSS)
+	SendWindowShift  int // peer's window scale, -1 if not in use
+	RecvWindowShift  int // our window scale, -1 if not in use
+	SendBuffered     int // bytes in the send ring
+	ReceiveBuffered  int // in-order bytes waiting for Read
+	OutOfOrderQueued int // bytes held out of order
+}

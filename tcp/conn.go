@@ -1,0 +1,430 @@
+package tcp
+
+import (
+	"io"
+	"time"
+)
+
+// Conn is one TCP connection's transmission control block (RFC 9293
+// section 3.3.1) and the state machine that drives it. It is sans-I/O: the
+// owner calls it with inbound segments, user requests and timer ticks, each
+// with the current time, and it answers through Output and Deadline.
+//
+// A Conn is not safe for concurrent use; the stack serializes calls.
+type Conn struct {
+	cfg   Config
+	id    FourTuple
+	out   Output
+	obs   Observer
+	state State
+	err   error // why the connection ended, once it has
+
+	// How the connection was opened, for RST in SYN-RECEIVED (3.10.7.4).
+	listenOpened bool // Listen was called: a RST returns to LISTEN
+	passiveChild bool // AcceptSyn was called: a RST closes
+
+	// Send sequence space (RFC 9293 section 3.3.1, Figure 3).
+	iss       Seq
+	sndUna    Seq // oldest unacknowledged
+	sndNxt    Seq // next to send
+	sndMax    Seq // highest ever sent + 1 (sndNxt goes back after a timeout)
+	sndWnd    int // peer's window, scaled, counted from sndUna
+	sndWl1    Seq // segment seq of the last window update
+	sndWl2    Seq // segment ack of the last window update
+	maxSndWnd int // largest window the peer offered (sender SWS, 3.8.6.2.1)
+	sndShift  uint8
+	sndMSS    int // effective send MSS
+	peerMSS   int
+	sendBuf   ring // written, unacknowledged data; first byte is sndBufSeq
+	sndBufSeq Seq
+	finQueued bool // the application closed the write side: FIN after the data
+
+	// Receive sequence space (Figure 4).
+	irs      Seq
+	rcvNxt   Seq
+	rcvRight Seq // right edge of the window we advertised: never moves left
+	rcvShift uint8
+	recvBuf  ring // in-order data not yet read, then out-of-order data
+	ooo      outOfOrder
+	finRecvd bool
+
+	offerWS      bool // we offer window scaling in our SYN
+	wsNegotiated bool // both SYNs carried window scale (RFC 7323 2.2)
+
+	// Application side.
+	readShut  bool // Shutdown(ShutdownRead) or Close
+	writeShut bool // Shutdown(ShutdownWrite) or Close
+	appClosed bool // Close called: FIN-WAIT-2 may time out, data gets RST
+
+	// Retransmission (RFC 6298).
+	srtt, rttvar, rto time.Duration
+	hasRTT            bool
+	rttTiming         bool // a segment is being timed
+	rttSeq            Seq  // ... whose end is this
+	rttStart          time.Time
+	retries           int // consecutive timeouts without progress
+	synRetransmitted  bool
+	cc                congestionControl
+	reno              reno // the congestion control, kept inline (no allocation)
+	lastSend          time.Time
+
+	// Acknowledgments (RFC 9293 3.8.6.3).
+	ackNow       bool // send an ACK before returning
+	unackedBytes int  // in-order bytes received since our last ACK
+
+	// Persist and keepalive.
+	persistBackoff  int
+	keepAliveProbes int
+
+	// Timers: the zero time means off.
+	rtxAt, persistAt, delAckAt, keepAliveAt, finWait2At, timeWaitAt time.Time
+
+	stats Stats
+}
+
+// NewConn returns a connection in the CLOSED state for the four-tuple id,
+// with initial send sequence number iss (pick it with ISNGenerator), sending
+// through out. It allocates the send and receive rings of the configured
+// sizes once. Call Connect for an active open, or Listen or AcceptSyn for a
+// passive one.
+func NewConn(cfg Config, id FourTuple, iss Seq, out Output) *Conn {
+	cfg.MSS = max(cfg.MSS, 64)
+	cfg.InitialRTO = max(cfg.InitialRTO, time.Millisecond)
+	cfg.MinRTO = max(cfg.MinRTO, time.Millisecond)
+	cfg.MaxRTO = max(cfg.MaxRTO, cfg.MinRTO)
+	c := &Conn{
+		cfg:     cfg,
+		id:      id,
+		out:     out,
+		sendBuf: newRing(cfg.SendBufferSize),
+		recvBuf: newRing(cfg.ReceiveBufferSize),
+	}
+	c.resetSequenceSpace(iss)
+	return c
+}
+
+// resetSequenceSpace puts the control block back to "nothing exchanged yet"
+// with initial send sequence iss.
+func (c *Conn) resetSequenceSpace(iss Seq) {
+	c.iss, c.sndUna, c.sndNxt, c.sndMax = iss, iss, iss, iss
+	c.sndBufSeq = iss.Add(1)
+	c.sndWnd, c.maxSndWnd, c.sndShift, c.rcvShift = 0, 0, 0, 0
+	c.peerMSS = 536 // RFC 9293 3.7.1: the default when no MSS option arrives
+	c.sndMSS = min(c.peerMSS, c.cfg.MSS)
+	c.irs, c.rcvNxt, c.rcvRight = 0, 0, 0
+	c.ooo.reset()
+	c.rto = c.cfg.InitialRTO
+	c.hasRTT, c.rttTiming, c.retries, c.synRetransmitted = false, false, 0, false
+	c.reno = *newReno(c.sndMSS)
+	c.cc = &c.reno
+	c.offerWS, c.wsNegotiated = c.cfg.WindowScale, false
+}
+
+// SetObserver installs o (nil for none) to hear about transitions and
+// segments.
+func (c *Conn) SetObserver(o Observer) { c.obs = o }
+
+// ID returns the connection's four-tuple.
+func (c *Conn) ID() FourTuple { return c.id }
+
+// State returns the current state.
+func (c *Conn) State() State { return c.state }
+
+// Err returns why the connection ended (ErrConnectionRefused,
+// ErrConnectionReset, ErrTimeout, ErrConnectionAborted), or nil while it is
+// open or after a graceful close.
+func (c *Conn) Err() error { return c.err }
+
+// setState moves to state to because of cause, and tells the observer.
+func (c *Conn) setState(to State, cause Event) {
+	from := c.state
+	c.state = to
+	if to == Closed {
+		c.stopTimers()
+	}
+	if c.obs != nil {
+		c.obs.StateChanged(c.id, from, to, cause)
+	}
+}
+
+func (c *Conn) stopTimers() {
+	c.rtxAt, c.persistAt, c.delAckAt, c.keepAliveAt, c.finWait2At, c.timeWaitAt =
+		time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+}
+
+// ourWindowShift is the window scale we offer: the smallest shift that lets
+// the 16-bit field describe the whole receive buffer (RFC 7323 2.3).
+func (c *Conn) ourWindowShift() uint8 {
+	s := uint8(0)
+	for s < MaxWindowScale && c.recvBuf.cap()>>s > 0xffff {
+		s++
+	}
+	return s
+}
+
+// ---- Opening: RFC 9293 section 3.10.1, OPEN Call ----
+
+// Connect performs an active open (RFC 9293 3.10.1): it sends
+// <SEQ=ISS><CTL=SYN> with our MSS and window scale options and enters
+// SYN-SENT. This is the first leg of the three-way handshake (Figure 6,
+// line 2). From LISTEN it is the "SEND" arrow of Figure 5.
+func (c *Conn) Connect(now time.Time) error {
+	cause := EventActiveOpen
+	switch c.state {
+	case Closed:
+	case Listen:
+		cause = EventSend
+		c.listenOpened = false
+	default:
+		return ErrAlreadyOpen
+	}
+	c.err = nil
+	c.setState(SynSent, cause)
+	c.sendSYN(now)
+	return nil
+}
+
+// Listen performs a passive open (RFC 9293 3.10.1): CLOSED -> LISTEN. A SYN
+// given to HandleSegment then starts the handshake; a RST in SYN-RECEIVED
+// returns the Conn to LISTEN, as RFC 9293 Figure 5 draws it.
+func (c *Conn) Listen() error {
+	if c.state != Closed {
+		return ErrAlreadyOpen
+	}
+	c.err = nil
+	c.listenOpened = true
+	c.setState(Listen, EventPassiveOpen)
+	return nil
+}
+
+// AcceptSyn is the passive open as a stack's listener does it: the stack
+// keeps one listening socket and, for each SYN it accepts, makes a new Conn
+// and hands it the SYN. The Conn passes through LISTEN, answers with
+// SYN+ACK and enters SYN-RECEIVED (RFC 9293 3.10.7.2: "third, check for a
+// SYN"). A RST later closes this Conn; the stack's listener carries on.
+func (c *Conn) AcceptSyn(syn Segment, now time.Time) error {
+	if c.state != Closed {
+		return ErrAlreadyOpen
+	}
+	if syn.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
+		return ErrNotConnected
+	}
+	c.err = nil
+	c.passiveChild = true
+	c.setState(Listen, EventPassiveOpen)
+	c.HandleSegment(syn, now)
+	return nil
+}
+
+// sendSYN sends our SYN (SYN-SENT) or SYN+ACK (SYN-RECEIVED) and arms the
+// retransmission timer. The SYN occupies sequence number ISS.
+func (c *Conn) sendSYN(now time.Time) {
+	flags := FlagSYN
+	if c.state == SynReceived {
+		flags |= FlagACK
+	}
+	retrans := c.sndMax != c.iss
+	c.sndNxt, c.sndMax = c.iss.Add(1), c.iss.Add(1)
+	if !retrans {
+		c.rttTiming, c.rttSeq, c.rttStart = true, c.iss.Add(1), now
+	}
+	c.emit(c.iss, flags, Payload{}, retrans, now)
+	c.rtxAt = now.Add(c.rto)
+}
+
+// ---- User calls: SEND, RECEIVE, CLOSE, ABORT (RFC 9293 3.10.2 - 3.10.5) ----
+
+// Write copies as much of p as fits into the send buffer and sends what flow
+// control, congestion control and Nagle allow (RFC 9293 3.10.2). It returns
+// the number of bytes taken, which is less than len(p) when the buffer is
+// full (wait for Writable to grow). Writing in SYN-SENT or SYN-RECEIVED
+// queues the data until the connection is established.
+func (c *Conn) Write(p []byte, now time.Time) (int, error) {
+	if c.writeShut {
+		return 0, ErrClosedForWriting
+	}
+	switch c.state {
+	case SynSent, SynReceived, Established, CloseWait:
+	case Closed, Listen:
+		if c.err != nil {
+			return 0, c.err
+		}
+		return 0, ErrNotConnected
+	default:
+		return 0, ErrClosedForWriting
+	}
+	n := c.sendBuf.write(p)
+	c.transmit(now)
+	return n, nil
+}
+
+// Read copies received in-order data into p (RFC 9293 3.10.3). It returns
+// (0, nil) when no data is there yet, io.EOF once the peer's FIN has been
+// reached (or after Shutdown(ShutdownRead)), and the connection's error
+// after a reset or timeout. When reading opens the window by enough
+// (receiver SWS avoidance, 3.8.6.2.2), it sends a window update at once.
+func (c *Conn) Read(p []byte, now time.Time) (int, error) {
+	if c.readShut {
+		return 0, io.EOF
+	}
+	if c.recvBuf.len() == 0 {
+		switch {
+		case c.err != nil:
+			return 0, c.err
+		case c.finRecvd:
+			return 0, io.EOF
+		case c.state == Closed || c.state == Listen:
+			return 0, ErrNotConnected
+		}
+		return 0, nil
+	}
+	n := c.recvBuf.read(p)
+	if c.canReceive() && c.windowWouldOpen() {
+		c.ackNow = true
+		c.transmit(now)
+	}
+	return n, nil
+}
+
+// Readable returns how many bytes Read can return now.
+func (c *Conn) Readable() int {
+	if c.readShut {
+		return 0
+	}
+	return c.recvBuf.len()
+}
+
+// ReadReady reports whether Read would return something other than
+// (0, nil): data, io.EOF or an error.
+func (c *Conn) ReadReady() bool {
+	return c.readShut || c.recvBuf.len() > 0 || c.finRecvd || c.err != nil ||
+		c.state == Closed || c.state == Listen
+}
+
+// Writable returns how many bytes Write would take now (free space in the
+// send buffer), or 0 when writing is no longer possible.
+func (c *Conn) Writable() int {
+	if c.writeShut {
+		return 0
+	}
+	switch c.state {
+	case SynSent, SynReceived, Established, CloseWait:
+		return c.sendBuf.free()
+	}
+	return 0
+}
+
+// WriteReady reports whether Write would return something other than
+// (0, nil): accept bytes or return an error.
+func (c *Conn) WriteReady() bool {
+	switch {
+	case c.writeShut:
+		return true
+	case c.state == SynSent || c.state == SynReceived || c.state == Established || c.state == CloseWait:
+		return c.sendBuf.free() > 0
+	}
+	return true
+}
+
+// Shutdown closes one or both directions. ShutdownWrite queues a FIN after
+// the buffered data (a half-close: ESTABLISHED -> FIN-WAIT-1, CLOSE-WAIT ->
+// LAST-ACK) while the connection still receives. ShutdownRead makes Read
+// return io.EOF and discards arriving data (still acknowledged).
+func (c *Conn) Shutdown(how ShutdownHow, now time.Time) error {
+	if how&ShutdownRead != 0 {
+		c.readShut = true
+		c.recvBuf.consume(c.recvBuf.len())
+		c.ooo.reset()
+	}
+	if how&ShutdownWrite != 0 && !c.writeShut {
+		c.writeShut = true
+		switch c.state {
+		case Listen, SynSent:
+			c.setState(Closed, EventClose)
+		case SynReceived, Established:
+			c.finQueued = true
+			c.setState(FinWait1, EventClose)
+		case CloseWait:
+			c.finQueued = true
+			c.setState(LastAck, EventClose)
+		}
+		c.transmit(now)
+	}
+	return nil
+}
+
+// Close closes the connection the way close(2) does (RFC 9293 3.10.4): both
+// directions are shut, a FIN follows the buffered data, and the Conn moves
+// through FIN-WAIT or LAST-ACK to TIME-WAIT or CLOSED on its own. If unread
+// data is left in the receive buffer, or Config sets linger 0, it aborts
+// with a RST instead (RFC 2525 2.17; SO_LINGER).
+func (c *Conn) Close(now time.Time) error {
+	if (c.cfg.LingerSet && c.cfg.Linger == 0) || (c.recvBuf.len() > 0 && !c.readShut) {
+		c.Abort(now)
+		return nil
+	}
+	c.appClosed = true
+	c.Shutdown(ShutdownBoth, now)
+	if c.state == FinWait2 {
+		c.armFinWait2(now)
+	}
+	return nil
+}
+
+// Abort resets the connection (RFC 9293 3.10.5): in SYN-RECEIVED,
+// ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 and CLOSE-WAIT it sends
+// <SEQ=SND.NXT><CTL=RST>; in every state it discards both buffers and
+// enters CLOSED. Later calls report ErrConnectionAborted.
+func (c *Conn) Abort(now time.Time) {
+	switch c.state {
+	case Closed:
+		return
+	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
+		c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, false, now)
+	}
+	c.readShut, c.writeShut, c.appClosed = true, true, true
+	c.enterClosed(EventAbort, ErrConnectionAborted)
+}
+
+// enterClosed ends the connection: both buffers are dropped, timers stop.
+func (c *Conn) enterClosed(cause Event, err error) {
+	if c.err == nil {
+		c.err = err
+	}
+	c.sendBuf.consume(c.sendBuf.len())
+	if err != nil {
+		c.recvBuf.consume(c.recvBuf.len())
+	}
+	c.ooo.reset()
+	c.finQueued = false
+	c.setState(Closed, cause)
+}
+
+// Stats returns a snapshot of the connection's counters and estimates.
+func (c *Conn) Stats() Stats {
+	s := c.stats
+	s.State = c.state
+	s.CongestionWindow = c.cc.window()
+	s.SlowStartThresh = c.cc.slowStartThreshold()
+	if c.hasRTT {
+		s.SRTT, s.RTTVar = c.srtt, c.rttvar
+	}
+	s.RTO = c.rto
+	s.BytesInFlight = int(c.sndNxt.Sub(c.sndUna))
+	s.SendWindow = c.sndWnd
+	s.ReceiveWindow = int(c.rcvRight.Sub(c.rcvNxt))
+	s.PeerMSS, s.SendMSS = c.peerMSS, c.sndMSS
+	s.SendWindowShift, s.RecvWindowShift = -1, -1
+	if c.wsEnabled() {
+		s.SendWindowShift, s.RecvWindowShift = int(c.sndShift), int(c.rcvShift)
+	}
+	s.SendBuffered = c.sendBuf.len()
+	s.ReceiveBuffered = c.recvBuf.len()
+	s.OutOfOrderQueued = c.ooo.bytes
+	return s
+}
+
+// wsEnabled reports whether window scaling was negotiated (both SYNs
+// carried the option). Scaling is in use exactly when we offered and the
+// peer's shift was recorded; rcvShift/sndShift are 0 otherwise.
+func (c *Conn) wsEnabled() bool { return c.wsNegotiated }

@@ -1,0 +1,650 @@
+package tcp
+
+import "time"
+
+// HandleSegment processes one arriving segment, following RFC 9293 section
+// 3.10.7 ("SEGMENT ARRIVES") step by step. The stack has already verified
+// the checksum and found this Conn by the four-tuple. Any answer (ACK, RST,
+// SYN+ACK, data) goes out through Output before HandleSegment returns; call
+// Deadline afterwards, as timers may have changed.
+func (c *Conn) HandleSegment(seg Segment, now time.Time) {
+	c.stats.SegmentsReceived++
+	if c.obs != nil {
+		c.obs.SegmentReceived(c.id, &seg)
+	}
+	switch c.state {
+	case Closed:
+		c.segmentInClosed(&seg)
+	case Listen:
+		c.segmentInListen(&seg, now)
+	case SynSent:
+		c.segmentInSynSent(&seg, now)
+	default:
+		c.segmentInSynchronized(&seg, now)
+	}
+	c.transmit(now)
+}
+
+// segmentInClosed is RFC 9293 3.10.7.1: "If the state is CLOSED (i.e., TCB
+// does not exist) then all data in the incoming segment is discarded. An
+// incoming segment containing a RST is discarded. An incoming segment not
+// containing a RST causes a RST to be sent in response."
+func (c *Conn) segmentInClosed(seg *Segment) {
+	if f, ok := RSTForUnexpected(seg); ok {
+		c.sendFields(f, Payload{}, false)
+	}
+}
+
+// segmentInListen is RFC 9293 3.10.7.2, the passive side of the three-way
+// handshake (Figure 6, line 3: the SYN arrives, SYN+ACK goes back).
+func (c *Conn) segmentInListen(seg *Segment, now time.Time) {
+	// "First, check for a RST: An incoming RST segment could not be valid
+	// since it could not have been sent in response to anything sent by
+	// this incarnation of the connection. An incoming RST should be
+	// ignored."
+	if seg.Flags&FlagRST != 0 {
+		return
+	}
+	// "Second, check for an ACK: Any acknowledgment is bad if it arrives on
+	// a connection still in the LISTEN state. An acceptable reset segment
+	// should be formed for any arriving ACK-bearing segment. The RST should
+	// be formatted as follows: <SEQ=SEG.ACK><CTL=RST>"
+	if seg.Flags&FlagACK != 0 {
+		c.emit(seg.Ack, FlagRST, Payload{}, false, now)
+		return
+	}
+	// "Third, check for a SYN: ... Set RCV.NXT to SEG.SEQ+1, IRS is set to
+	// SEG.SEQ, and any other control or text should be queued for
+	// processing later. ISS should be selected and a SYN segment sent of
+	// the form: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. SND.NXT is set to
+	// ISS+1 and SND.UNA to ISS. The connection state should be changed to
+	// SYN-RECEIVED." (The security check is not implemented. Data in the
+	// SYN is not queued but dropped; the peer sends it again.)
+	if seg.Flags&FlagSYN != 0 {
+		c.irs = seg.Seq
+		c.rcvNxt = seg.Seq.Add(1)
+		c.takeSynOptions(seg)
+		c.sndWnd = int(seg.Window) // never scaled in a SYN (RFC 7323 2.2)
+		c.maxSndWnd = c.sndWnd
+		c.sndWl1, c.sndWl2 = seg.Seq, c.iss
+		c.setState(SynReceived, EventRecvSYN)
+		c.sendSYN(now)
+		return
+	}
+	// "Fourth, other data or control: ... drop the segment and return."
+}
+
+// takeSynOptions records what the peer's SYN offers: its MSS (RFC 9293
+// 3.7.1; 536 when absent) and window scale (RFC 7323 2.2: scaling is used
+// only when both SYNs carry the option; shifts above 14 are used as 14).
+func (c *Conn) takeSynOptions(seg *Segment) {
+	if seg.Options.HasMSS && seg.Options.MSS > 0 {
+		c.peerMSS = int(seg.Options.MSS)
+	}
+	c.sndMSS = max(min(c.peerMSS, c.cfg.MSS), 1)
+	if seg.Options.HasWindowScale && c.offerWS {
+		c.wsNegotiated = true
+		c.sndShift = min(seg.Options.WindowScale, MaxWindowScale)
+		c.rcvShift = c.ourWindowShift()
+	} else {
+		c.wsNegotiated, c.offerWS = false, false
+		c.sndShift, c.rcvShift = 0, 0
+	}
+	c.reno = *newReno(c.sndMSS)
+	// Our first window: the SYN or SYN+ACK carries it unscaled.
+	c.rcvRight = c.rcvNxt.Add(uint32(min(c.recvBuf.free(), 0xffff)))
+}
+
+// segmentInSynSent is RFC 9293 3.10.7.3, the active side of the handshake:
+// the SYN+ACK arrives and we answer with ACK (Figure 6, lines 3 and 4), or
+// a bare SYN crosses ours (simultaneous open, Figure 7).
+func (c *Conn) segmentInSynSent(seg *Segment, now time.Time) {
+	// "First, check the ACK bit: If the ACK bit is set, If SEG.ACK =< ISS or
+	// SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so
+	// drop the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the
+	// segment. Return. If SND.UNA < SEG.ACK =< SND.NXT, then the ACK is
+	// acceptable."
+	hasACK := seg.Flags&FlagACK != 0
+	if hasACK && (seg.Ack.LessThanEq(c.iss) || seg.Ack.GreaterThan(c.sndNxt)) {
+		if seg.Flags&FlagRST == 0 {
+			c.emit(seg.Ack, FlagRST, Payload{}, false, now)
+		}
+		return
+	}
+	// "Second, check the RST bit: If the RST bit is set, If the ACK was
+	// acceptable, then signal to the user "error: connection reset", drop
+	// the segment, enter CLOSED state, delete TCB, and return. Otherwise
+	// (no ACK), drop the segment and return."
+	if seg.Flags&FlagRST != 0 {
+		if hasACK {
+			c.enterClosed(EventRecvRST, ErrConnectionRefused)
+		}
+		return
+	}
+	// "Third, check the security": not implemented.
+	//
+	// "Fourth, check the SYN bit: ... If the SYN bit is on and the security/
+	// compartment is acceptable, then RCV.NXT is set to SEG.SEQ+1, IRS is
+	// set to SEG.SEQ. SND.UNA should be advanced to equal SEG.ACK (if there
+	// is an ACK), and any segments on the retransmission queue that are
+	// thereby acknowledged should be removed."
+	if seg.Flags&FlagSYN == 0 {
+		// "Fifth, if neither of the SYN or RST bits is set, then drop the
+		// segment and return."
+		return
+	}
+	c.irs = seg.Seq
+	c.rcvNxt = seg.Seq.Add(1)
+	c.takeSynOptions(seg)
+	if hasACK {
+		c.handleNewAck(seg.Ack, now)
+	}
+	// "If SND.UNA > ISS (our SYN has been ACKed), change the connection
+	// state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT>
+	// <CTL=ACK> and send it."  SEG.WND of a SYN is never scaled.
+	if c.sndUna.GreaterThan(c.iss) {
+		c.sndWnd = int(seg.Window)
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+		c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
+		c.establish(EventRecvSYNACK, now)
+		c.ackNow = true
+		// "If there are other controls or text in the segment, then
+		// continue processing at the sixth step below where the URG bit is
+		// checked."
+		c.processTextAndFIN(seg.Seq.Add(1), seg.Payload, seg.Flags&FlagFIN != 0, now)
+		return
+	}
+	// "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
+	// <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (Figure 7.)
+	c.sndWnd = int(seg.Window)
+	c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+	c.sndWl1, c.sndWl2 = seg.Seq, c.iss
+	c.setState(SynReceived, EventRecvSYN)
+	c.sndMax = c.iss // the SYN+ACK is a new segment, not a retransmission
+	c.rttTiming = false
+	c.sendSYN(now)
+}
+
+// establish enters ESTABLISHED. RFC 6298 section 5.7: if the SYN had to be
+// retransmitted and no RTT sample was taken, the RTO goes back to 3 s (or
+// the configured initial RTO if larger) once data flows.
+func (c *Conn) establish(cause Event, now time.Time) {
+	if c.synRetransmitted && !c.hasRTT {
+		c.rto = max(3*time.Second, c.cfg.InitialRTO)
+	}
+	c.retries = 0
+	c.setState(Established, cause)
+	c.armKeepAlive(now)
+}
+
+// segmentInSynchronized is RFC 9293 3.10.7.4, "Otherwise" (every state from
+// SYN-RECEIVED on), in its eight steps.
+func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
+	c.keepAliveProbes = 0
+	if c.cfg.KeepAlive && !c.keepAliveAt.IsZero() {
+		c.armKeepAlive(now)
+	}
+
+	// ---- First, check sequence number. ----
+	// A segment is acceptable if any of its sequence space falls in the
+	// receive window [RCV.NXT, RCV.NXT+RCV.WND), with the four cases of the
+	// RFC's table for zero and non-zero lengths and windows.
+	seq := seg.Seq
+	payload := seg.Payload
+	fin := seg.Flags&FlagFIN != 0
+	if !c.acceptable(seg) {
+		// "If an incoming segment is not acceptable, an acknowledgment
+		// should be sent in reply (unless the RST bit is set, if so drop the
+		// segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
+		if seg.Flags&FlagRST == 0 {
+			c.ackNow = true
+			// "If the RCV.WND is zero, no segments will be acceptable, but
+			// special allowance should be made to accept valid ACKs": data
+			// sent into our zero window still acknowledges our data and
+			// may update the peer's window.
+			if seg.Seq == c.rcvNxt && seg.Flags&(FlagACK|FlagSYN) == FlagACK && c.state.synchronized() {
+				c.processAck(seg, false, now)
+			}
+			// A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait
+			// (eighth step, TIME-WAIT).
+			if c.state == TimeWait && fin {
+				c.timeWaitAt = now.Add(2 * c.cfg.MSL)
+			}
+			// A retransmitted SYN in SYN-RECEIVED means our SYN+ACK was
+			// lost: send it again rather than a bare ACK.
+			if c.state == SynReceived && seg.Flags&FlagSYN != 0 && seg.Seq == c.irs {
+				c.ackNow = false
+				c.sendSYN(now)
+			}
+		}
+		return
+	}
+	// "In the following it is assumed that the segment is the idealized
+	// segment that begins at RCV.NXT and does not exceed the window."
+	// Trim what lies before RCV.NXT (already received) and after the
+	// window; keep a segment that starts later (it is out of order).
+	if seg.Flags&FlagSYN != 0 {
+		seq = seq.Add(1)
+	}
+	if seq.LessThan(c.rcvNxt) {
+		d := c.rcvNxt.Sub(seq)
+		if d > uint32(len(payload)) {
+			fin = false // the FIN, too, was received before
+			payload = payload[len(payload):]
+		} else {
+			payload = payload[d:]
+		}
+		seq = c.rcvNxt
+	}
+	if end := seq.Add(uint32(len(payload))); end.GreaterThan(c.rcvRight) {
+		payload = payload[:c.rcvRight.Sub(seq)]
+		fin = false
+	}
+
+	// ---- Second, check the RST bit. ----
+	if seg.Flags&FlagRST != 0 {
+		c.handleRST(seg, now)
+		return
+	}
+
+	// ---- Third, check security: not implemented. ----
+
+	// ---- Fourth, check the SYN bit. ----
+	if seg.Flags&FlagSYN != 0 {
+		// "SYN-RECEIVED STATE: If the connection was initiated with a
+		// passive OPEN, then return this connection to the LISTEN state and
+		// return." (Figure 8, recovery from an old duplicate SYN.)
+		if c.state == SynReceived && c.listenOpened {
+			c.returnToListen()
+			return
+		}
+		// "If the SYN bit is set, irrespective of the sequence number, TCP
+		// endpoints MUST send a "challenge ACK" to the remote peer:
+		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>" (RFC 5961 section 4).
+		c.ackNow = true
+		return
+	}
+
+	// ---- Fifth, check the ACK field. ----
+	// "If the ACK bit is off, drop the segment and return."
+	if seg.Flags&FlagACK == 0 {
+		return
+	}
+	if !c.processAck(seg, fin, now) {
+		return
+	}
+
+	// ---- Sixth, check the URG bit. ----
+	// Urgent data is not supported (RFC 6093 advises new applications not
+	// to use it); the urgent pointer is ignored and the data delivered
+	// in-line.
+
+	// ---- Seventh, process the segment text. ----
+	// ---- Eighth, check the FIN bit. ----
+	c.processTextAndFIN(seq, payload, fin, now)
+}
+
+// acceptable is the sequence number test of RFC 9293 3.10.7.4, first step:
+//
+//	Segment Length  Receive Window  Test
+//	0               0               SEG.SEQ = RCV.NXT
+//	0               >0              RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
+//	>0              0               not acceptable
+//	>0              >0              RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
+//	                                or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND
+//
+// ACKs, RSTs and URGs are processed even with a zero window ("If the
+// RCV.WND is zero, no segments will be acceptable, but special allowance
+// should be made to accept valid ACKs, URGs, and RSTs"): a zero-length
+// segment at RCV.NXT passes the first row.
+func (c *Conn) acceptable(seg *Segment) bool {
+	wnd := c.rcvRight.Sub(c.rcvNxt)
+	segLen := seg.Len()
+	switch {
+	case segLen == 0 && wnd == 0:
+		return seg.Seq == c.rcvNxt
+	case segLen == 0:
+		return seg.Seq.InWindow(c.rcvNxt, wnd)
+	case wnd == 0:
+		// Data into a zero window (a window probe) is not acceptable, but
+		// its ACK and window still carry news: let the ACK through.
+		return false
+	default:
+		return seg.Seq.InWindow(c.rcvNxt, wnd) || seg.Seq.Add(segLen-1).InWindow(c.rcvNxt, wnd)
+	}
+}
+
+// rstAcceptable decides whether a RST that passed the sequence test resets
+// the connection. RFC 9293 3.10.7.4 "second, check the RST bit" accepts any
+// RST in the window. RFC 5961 section 3.2 narrows it: only SEG.SEQ =
+// RCV.NXT resets, an in-window one draws a challenge ACK. That mitigation is
+// a later change and slots in here.
+func (c *Conn) rstAcceptable(seg *Segment) bool {
+	return seg.Seq == c.rcvNxt || seg.Seq.InWindow(c.rcvNxt, max(c.rcvRight.Sub(c.rcvNxt), 1))
+}
+
+// handleRST is the second step of 3.10.7.4 for each state.
+func (c *Conn) handleRST(seg *Segment, now time.Time) {
+	if !c.rstAcceptable(seg) {
+		return
+	}
+	switch c.state {
+	case SynReceived:
+		// "If this connection was initiated with a passive OPEN (i.e., came
+		// from the LISTEN state), then return this connection to LISTEN
+		// state and return. ... If this connection was initiated with an
+		// active OPEN (i.e., came from SYN-SENT state), then the connection
+		// was refused; signal the user "connection refused"."
+		if c.listenOpened {
+			c.returnToListen()
+			return
+		}
+		if c.passiveChild {
+			c.enterClosed(EventRecvRST, ErrConnectionReset)
+			return
+		}
+		c.enterClosed(EventRecvRST, ErrConnectionRefused)
+	case Established, FinWait1, FinWait2, CloseWait:
+		// "If the RST bit is set, then any outstanding RECEIVEs and SEND
+		// should receive "reset" responses. ... Enter the CLOSED state."
+		c.enterClosed(EventRecvRST, ErrConnectionReset)
+	default: // Closing, LastAck, TimeWait
+		// "If the RST bit is set, then enter the CLOSED state."
+		c.enterClosed(EventRecvRST, nil)
+	}
+}
+
+// returnToListen puts a Conn opened by Listen back into LISTEN, forgetting
+// the half-open connection (RFC 9293 Figure 8).
+func (c *Conn) returnToListen() {
+	c.resetSequenceSpace(c.iss)
+	c.sendBuf.consume(c.sendBuf.len())
+	c.recvBuf.consume(c.recvBuf.len())
+	c.stopTimers()
+	c.setState(Listen, EventRecvRST)
+}
+
+// processAck is the fifth step of 3.10.7.4 ("check the ACK field") for each
+// state. It reports whether processing should go on to the later steps.
+func (c *Conn) processAck(seg *Segment, fin bool, now time.Time) bool {
+	if c.state == SynReceived {
+		// "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and
+		// continue processing with the variables below set to: SND.WND <-
+		// SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK. If the segment
+		// acknowledgment is not acceptable, form a reset segment
+		// <SEQ=SEG.ACK><CTL=RST> and send it."
+		// This is the last leg of the three-way handshake (Figure 6, line 4).
+		if !seg.Ack.GreaterThan(c.sndUna) || seg.Ack.GreaterThan(c.sndMax) {
+			c.emit(seg.Ack, FlagRST, Payload{}, false, now)
+			return false
+		}
+		c.sndWnd = int(seg.Window) << c.sndShift
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+		c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
+		c.handleNewAck(seg.Ack, now)
+		c.establish(EventRecvACKOfSYN, now)
+	}
+
+	// ESTABLISHED STATE (and the common part of the states below):
+	// "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK. ...
+	// If the ACK is a duplicate (SEG.ACK =< SND.UNA), it can be ignored. If
+	// the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an
+	// ACK, drop the segment, and return." SND.MAX stands in for SND.NXT here
+	// because SND.NXT steps back after a retransmission timeout.
+	if seg.Ack.GreaterThan(c.sndMax) {
+		c.ackNow = true
+		return false
+	}
+	oldWnd := c.sndWnd
+	if seg.Ack.GreaterThan(c.sndUna) {
+		c.handleNewAck(seg.Ack, now)
+	}
+	// "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
+	// updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =<
+	// SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set
+	// SND.WL2 <- SEG.ACK." (The window is scaled, RFC 7323 2.3.)
+	if seg.Ack.GreaterThanEq(c.sndUna) &&
+		(c.sndWl1.LessThan(seg.Seq) || (c.sndWl1 == seg.Seq && c.sndWl2.LessThanEq(seg.Ack))) {
+		c.sndWnd = int(seg.Window) << c.sndShift
+		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
+		c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
+		if c.sndWnd > 0 {
+			c.persistAt, c.persistBackoff = time.Time{}, 0
+		}
+	}
+	// Duplicate ACK, RFC 5681 section 2: no data, no SYN or FIN, same
+	// acknowledgment and window, and data outstanding.
+	if seg.Ack == c.sndUna && len(seg.Payload) == 0 && seg.Flags&(FlagSYN|FlagFIN) == 0 &&
+		c.sndWnd == oldWnd && c.sndMax != c.sndUna && c.state.synchronized() {
+		if c.cc.onDuplicateAck(int(c.sndMax.Sub(c.sndUna))) {
+			c.stats.FastRetransmits++
+			c.retransmitOldest(now)
+		}
+	}
+
+	ourFINAcked := c.finSent() && c.sndUna == c.sndMax
+	switch c.state {
+	case FinWait1:
+		// "In addition to the processing for the ESTABLISHED state, if the
+		// FIN segment is now acknowledged, then enter FIN-WAIT-2 and
+		// continue processing in that state." If this segment also carries
+		// the peer's FIN, the eighth step goes straight to TIME-WAIT.
+		if ourFINAcked && !(fin && seg.Seq.Add(uint32(len(seg.Payload))) == c.rcvNxt) {
+			c.setState(FinWait2, EventRecvACKOfFIN)
+			if c.appClosed {
+				c.armFinWait2(now)
+			}
+		}
+	case Closing:
+		// "In addition to the processing for the ESTABLISHED state, if the
+		// ACK acknowledges our FIN, then enter the TIME-WAIT state;
+		// otherwise, ignore the segment."
+		if ourFINAcked {
+			c.enterTimeWait(EventRecvACKOfFIN, now)
+		}
+		return false
+	case LastAck:
+		// "The only thing that can arrive in this state is an
+		// acknowledgment of our FIN. If our FIN is now acknowledged, delete
+		// the TCB, enter the CLOSED state, and return."
+		if ourFINAcked {
+			c.enterClosed(EventRecvACKOfFIN, nil)
+		}
+		return false
+	case TimeWait:
+		// "The only thing that can arrive in this state is a retransmission
+		// of the remote FIN. Acknowledge it, and restart the 2 MSL
+		// timeout." (Handled in the first and eighth steps.)
+	}
+	return true
+}
+
+// handleNewAck advances SND.UNA to ack (SND.UNA < ack <= SND.MAX): it frees
+// acknowledged data from the send ring, takes an RTT sample (RFC 6298,
+// Karn's rule), feeds congestion control and restarts or stops the
+// retransmission timer (RFC 6298 section 5.2, 5.3).
+func (c *Conn) handleNewAck(ack Seq, now time.Time) {
+	inFlight := int(c.sndMax.Sub(c.sndUna))
+	acked := int(ack.Sub(c.sndUna))
+	if c.sndUna == c.iss {
+		acked-- // the SYN
+		c.sndBufSeq = c.iss.Add(1)
+	}
+	if ack.GreaterThan(c.sndBufSeq) {
+		k := min(int(ack.Sub(c.sndBufSeq)), c.sendBuf.len())
+		c.sendBuf.consume(k)
+		c.sndBufSeq = c.sndBufSeq.Add(uint32(k))
+		c.stats.BytesAcked += int64(k)
+	}
+	c.sndUna = ack
+	if c.sndNxt.LessThan(ack) {
+		c.sndNxt = ack // a window probe or a go-back-N resend was acknowledged
+	}
+	if c.rttTiming && ack.GreaterThanEq(c.rttSeq) {
+		c.rttTiming = false
+		c.rttSample(now.Sub(c.rttStart))
+	}
+	c.retries = 0
+	c.persistBackoff = 0
+	if c.state.synchronized() && acked > 0 {
+		c.cc.onAck(acked, inFlight)
+	}
+	if c.sndUna == c.sndMax {
+		c.rtxAt = time.Time{} // 5.2: all outstanding data acknowledged
+	} else {
+		c.rtxAt = now.Add(c.rto) // 5.3: restart
+	}
+}
+
+// rttSample updates SRTT, RTTVAR and RTO with a measurement r (RFC 6298
+// sections 2.2 and 2.3, with alpha = 1/8, beta = 1/4, K = 4, and a clock
+// granularity G of 1 ms), clamped to [MinRTO, MaxRTO] (2.4, 2.5).
+func (c *Conn) rttSample(r time.Duration) {
+	const granularity = time.Millisecond
+	r = max(r, 0)
+	if !c.hasRTT {
+		c.srtt, c.rttvar, c.hasRTT = r, r/2, true
+	} else {
+		d := c.srtt - r
+		if d < 0 {
+			d = -d
+		}
+		c.rttvar = (3*c.rttvar + d) / 4
+		c.srtt = (7*c.srtt + r) / 8
+	}
+	c.rto = min(max(c.srtt+max(granularity, 4*c.rttvar), c.cfg.MinRTO), c.cfg.MaxRTO)
+}
+
+// processTextAndFIN is the seventh and eighth steps of 3.10.7.4: data that
+// begins at or after RCV.NXT goes into the receive buffer (out-of-order data
+// into the reassembly), then an in-order FIN closes the receive direction.
+func (c *Conn) processTextAndFIN(seq Seq, payload []byte, fin bool, now time.Time) {
+	// ---- Seventh, process the segment text. ----
+	// "ESTABLISHED STATE, FIN-WAIT-1 STATE, FIN-WAIT-2 STATE: Once in the
+	// ESTABLISHED state, it is possible to deliver segment data to user
+	// RECEIVE buffers. ... Once the TCP endpoint takes responsibility for
+	// the data, it advances RCV.NXT over the data accepted, and adjusts
+	// RCV.WND as appropriate to the current buffer availability."
+	// "CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: This should not occur since
+	// a FIN has been received from the remote side. Ignore the segment
+	// text."
+	if len(payload) > 0 {
+		switch c.state {
+		case Established, FinWait1, FinWait2:
+			if c.appClosed {
+				// The application closed and will never read this: tell
+				// the peer with a RST, as Linux does (RFC 2525 2.17).
+				c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, false, now)
+				c.enterClosed(EventRecvDataAfterClose, ErrConnectionReset)
+				return
+			}
+			c.receiveData(seq, payload, now)
+		}
+	}
+
+	// ---- Eighth, check the FIN bit. ----
+	// "Do not process the FIN if the state is CLOSED, LISTEN, or SYN-SENT
+	// since the SEG.SEQ cannot be validated." Only a FIN at RCV.NXT (all
+	// data before it received) is processed; an out-of-order FIN is dropped
+	// with its segment's tail and comes again.
+	if !fin || seq.Add(uint32(len(payload))) != c.rcvNxt {
+		return
+	}
+	// "If the FIN bit is set, signal the user "connection closing" and
+	// return any pending RECEIVEs with same message, advance RCV.NXT over
+	// the FIN, and send an acknowledgment for the FIN."
+	c.rcvNxt = c.rcvNxt.Add(1)
+	c.rcvRight = MaxSeq(c.rcvRight, c.rcvNxt)
+	c.finRecvd = true
+	c.ackNow = true
+	switch c.state {
+	case SynReceived, Established:
+		// "Enter the CLOSE-WAIT state."
+		c.setState(CloseWait, EventRecvFIN)
+	case FinWait1:
+		// "If our FIN has been ACKed (perhaps in this segment), then enter
+		// TIME-WAIT, start the time-wait timer, turn off the other timers;
+		// otherwise, enter the CLOSING state." (Figure 13 is the latter.)
+		if c.finSent() && c.sndUna == c.sndMax {
+			c.enterTimeWait(EventRecvFINACKOfFIN, now)
+		} else {
+			c.setState(Closing, EventRecvFIN)
+		}
+	case FinWait2:
+		// "Enter the TIME-WAIT state. Start the time-wait timer, turn off
+		// the other timers." (Figure 12.)
+		c.enterTimeWait(EventRecvFIN, now)
+	case TimeWait:
+		// "Remain in the TIME-WAIT state. Restart the 2 MSL time-wait
+		// timeout."
+		c.timeWaitAt = now.Add(2 * c.cfg.MSL)
+	}
+}
+
+// receiveData stores data at seq (RCV.NXT <= seq, within the window) in the
+// receive ring: in-order data extends what Read sees and pulls in any
+// out-of-order ranges it now reaches; out-of-order data is kept, up to
+// Config.ReassemblyLimit, at its final place in the ring. It decides
+// between a delayed and an immediate ACK (RFC 9293 3.8.6.3, RFC 5681 4.2).
+func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) {
+	if c.readShut {
+		// Nobody will read it: acknowledge in-order data and drop it.
+		if seq == c.rcvNxt {
+			c.rcvNxt = c.rcvNxt.Add(uint32(len(payload)))
+			c.rcvRight = MaxSeq(c.rcvRight, c.rcvNxt)
+		}
+		c.ackNow = true
+		return
+	}
+	off := int(seq.Sub(c.rcvNxt))
+	if off > 0 {
+		// Out of order: RFC 5681 4.2, "an immediate ACK SHOULD be sent when
+		// an out-of-order segment arrives".
+		c.ackNow = true
+		room := c.cfg.ReassemblyLimit - c.ooo.bytes
+		if room <= 0 {
+			c.stats.OutOfOrderDropped++
+			return
+		}
+		if len(payload) > room {
+			payload = payload[:room]
+			c.stats.OutOfOrderDropped++
+		}
+		if _, ok := c.ooo.add(seq, seq.Add(uint32(len(payload)))); !ok {
+			c.stats.OutOfOrderDropped++
+			return
+		}
+		c.recvBuf.writeAt(c.recvBuf.len()+off, payload)
+		return
+	}
+	filledHole := c.ooo.n > 0
+	c.recvBuf.writeAt(c.recvBuf.len(), payload)
+	c.recvBuf.extend(len(payload))
+	c.rcvNxt = c.rcvNxt.Add(uint32(len(payload)))
+	c.stats.BytesReceived += int64(len(payload))
+	for c.ooo.n > 0 && c.ooo.r[0].start.LessThanEq(c.rcvNxt) {
+		if k := c.ooo.takeFrom(c.rcvNxt); k > 0 {
+			c.recvBuf.extend(k)
+			c.rcvNxt = c.rcvNxt.Add(uint32(k))
+			c.stats.BytesReceived += int64(k)
+		}
+	}
+	c.unackedBytes += len(payload)
+	switch {
+	case filledHole:
+		// RFC 5681 4.2: ACK at once a segment that fills a hole.
+		c.ackNow = true
+	case c.cfg.DelayedAck <= 0 || c.unackedBytes >= 2*c.cfg.MSS:
+		// RFC 9293 3.8.6.3: "an ACK SHOULD be generated for at least every
+		// second full-sized segment".
+		c.ackNow = true
+	case c.delAckAt.IsZero():
+		c.delAckAt = now.Add(c.cfg.DelayedAck)
+	}
+}
+
+func (c *Conn) enterTimeWait(cause Event, now time.Time) {
+	c.stopTimers()
+	c.timeWaitAt = now.Add(2 * c.cfg.MSL)
+	c.setState(TimeWait, cause)
+}

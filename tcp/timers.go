@@ -1,0 +1,156 @@
+package tcp
+
+import "time"
+
+// Timers without a clock: the Conn keeps each timer as the time it falls
+// due (zero when off). After every call the owner asks Deadline for the
+// earliest one and calls HandleTimer when that time comes; a virtual clock
+// in tests, a real one in the stack. Calling HandleTimer early or late is
+// harmless: it does what is due at the time it is given.
+
+// Deadline returns the earliest time HandleTimer must be called, and false
+// if no timer is running.
+func (c *Conn) Deadline() (time.Time, bool) {
+	var d time.Time
+	for _, t := range [...]time.Time{c.rtxAt, c.persistAt, c.delAckAt, c.keepAliveAt, c.finWait2At, c.timeWaitAt} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d, !d.IsZero()
+}
+
+func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+
+// HandleTimer runs every timer that is due at now: TIME-WAIT and FIN-WAIT-2
+// expiry, retransmission, persist, delayed ACK and keepalive.
+func (c *Conn) HandleTimer(now time.Time) {
+	if due(c.timeWaitAt, now) {
+		// RFC 9293 3.10.8: "If the time-wait timeout expires on a
+		// connection, delete the TCB, enter the CLOSED state, and return."
+		c.timeWaitAt = time.Time{}
+		c.enterClosed(EventTimeWaitTimeout, nil)
+		return
+	}
+	if due(c.finWait2At, now) {
+		c.finWait2At = time.Time{}
+		c.enterClosed(EventFinWait2Timeout, nil)
+		return
+	}
+	if due(c.rtxAt, now) {
+		c.rtxAt = time.Time{}
+		c.onRetransmitTimeout(now)
+		if c.state == Closed {
+			return
+		}
+	}
+	if due(c.persistAt, now) {
+		c.persistAt = time.Time{}
+		c.onPersistTimeout(now)
+	}
+	if due(c.keepAliveAt, now) {
+		c.keepAliveAt = time.Time{}
+		c.onKeepAliveTimeout(now)
+		if c.state == Closed {
+			return
+		}
+	}
+	if due(c.delAckAt, now) {
+		c.delAckAt = time.Time{}
+		c.ackNow = true
+	}
+	c.transmit(now)
+}
+
+// onRetransmitTimeout is RFC 6298 section 5.4 - 5.6 and RFC 9293 3.8.3: give
+// up after the retry limit, else back off the RTO, shrink the congestion
+// window to one segment (RFC 5681 3.1), go back to SND.UNA and resend the
+// oldest segment.
+func (c *Conn) onRetransmitTimeout(now time.Time) {
+	c.stats.Timeouts++
+	limit := c.cfg.MaxRetries
+	if c.state == SynSent || c.state == SynReceived {
+		limit = c.cfg.SynRetries
+	}
+	if c.retries >= limit {
+		c.enterClosed(EventRetransmitTimeout, ErrTimeout)
+		return
+	}
+	c.retries++
+	c.rto = min(2*c.rto, c.cfg.MaxRTO) // 5.5: back off the timer
+	if c.state.synchronized() {
+		c.cc.onRetransmitTimeout(int(c.sndMax.Sub(c.sndUna)))
+		c.sndNxt = c.sndUna // resend everything from the oldest byte, as ACKs allow
+	}
+	c.retransmitOldest(now)
+	c.rtxAt = now.Add(c.rto) // 5.6: restart the timer
+}
+
+// onPersistTimeout sends a window probe (RFC 9293 3.8.6.1): with a zero
+// window, one byte beyond it, which the peer answers with an ACK showing its
+// window; with a small nonzero window that sender SWS avoidance held back,
+// as much as it allows (the "override timeout" of 3.8.6.2.1). SND.NXT does
+// not move for a zero-window probe, so it is not subject to the retry
+// limit: the connection stays open as long as the peer answers.
+func (c *Conn) onPersistTimeout(now time.Time) {
+	if !c.canSendData() || c.sndNxt != c.sndUna {
+		return
+	}
+	pending := c.sendBuf.len() - int(c.sndNxt.Sub(c.sndBufSeq))
+	if pending <= 0 {
+		return
+	}
+	c.persistBackoff++
+	if usable := min(c.sndWnd, c.cc.window()); usable > 0 {
+		n := min(pending, usable, c.sndMSS)
+		flags := FlagACK
+		if n == pending {
+			flags |= FlagPSH
+		}
+		c.sendRange(c.sndNxt, n, flags, now)
+		return
+	}
+	a, b := c.sendBuf.slices(int(c.sndNxt.Sub(c.sndBufSeq)), 1)
+	retrans := c.sndNxt.LessThan(c.sndMax)
+	c.emit(c.sndNxt, FlagACK, Payload{First: a, Second: b}, retrans, now)
+	c.sndMax = MaxSeq(c.sndMax, c.sndNxt.Add(1))
+	c.persistAt = now.Add(c.persistInterval())
+}
+
+// armKeepAlive (re)starts the idle period after which keepalive probes begin.
+func (c *Conn) armKeepAlive(now time.Time) {
+	if c.cfg.KeepAlive && (c.state == Established || c.state == CloseWait) {
+		c.keepAliveAt = now.Add(c.cfg.KeepAliveIdle)
+	} else {
+		c.keepAliveAt = time.Time{}
+	}
+}
+
+// onKeepAliveTimeout sends a keepalive probe, RFC 1122 4.2.3.6: a segment
+// with SEG.SEQ = SND.NXT-1 and no data, which the peer must answer with an
+// ACK. After KeepAliveCount unanswered probes the connection times out.
+// While data is in flight the retransmission timer watches the peer instead.
+func (c *Conn) onKeepAliveTimeout(now time.Time) {
+	if !c.cfg.KeepAlive || (c.state != Established && c.state != CloseWait) {
+		return
+	}
+	if c.sndNxt != c.sndUna || !c.persistAt.IsZero() {
+		c.keepAliveAt = now.Add(c.cfg.KeepAliveIdle)
+		return
+	}
+	if c.keepAliveProbes >= c.cfg.KeepAliveCount {
+		c.enterClosed(EventKeepAliveTimeout, ErrTimeout)
+		return
+	}
+	c.keepAliveProbes++
+	c.emit(c.sndNxt.Add(^uint32(0)), FlagACK, Payload{}, false, now)
+	c.keepAliveAt = now.Add(c.cfg.KeepAliveInterval)
+}
+
+// armFinWait2 starts the FIN-WAIT-2 timeout; only a Conn the application
+// fully closed is subject to it (a half-closed one waits for the peer).
+func (c *Conn) armFinWait2(now time.Time) {
+	if c.cfg.FinWait2Timeout > 0 {
+		c.finWait2At = now.Add(c.cfg.FinWait2Timeout)
+	}
+}
