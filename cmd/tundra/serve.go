@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tundra-net/tundra/link"
+	"github.com/tundra-net/tundra/link/pcap"
+	"github.com/tundra-net/tundra/link/tun"
+	"github.com/tundra-net/tundra/stack"
+)
+
+func init() {
+	register("serve", "serve the benchmark services on an existing TUN device", runServe)
+}
+
+// serveConfig is what `tundra serve` and `tundra demo` share: a TUN, an
+// address, an optional capture.
+type serveConfig struct {
+	tunName string
+	addr    netip.Addr
+	mtu     int
+	pcap    string
+	water   bool
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tunName := fs.String("tun", "", "name of an existing TUN device to attach to (required)")
+	addr := fs.String("addr", "", "the stack's own IPv4 address, not the kernel side's (required)")
+	mtu := fs.Int("mtu", 0, "MTU to use, at most the device's (default: the device's)")
+	pcapFile := fs.String("pcap", "", "write every packet to this pcapng file")
+	water := fs.Bool("water", false, "open the TUN through github.com/songgao/water (portable, one packet per call)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tundra serve -tun NAME -addr A [-mtu M] [-pcap FILE]")
+		fmt.Fprintln(stderr, "\nAttaches to the TUN device NAME and answers as host A: ping (ICMP echo).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *tunName == "" || *addr == "" {
+		fs.Usage()
+		return 2
+	}
+	a, err := netip.ParseAddr(*addr)
+	if err != nil || !a.Is4() {
+		fmt.Fprintf(stderr, "tundra serve: -addr %q is not an IPv4 address\n", *addr)
+		return 2
+	}
+	cfg := serveConfig{tunName: *tunName, addr: a, mtu: *mtu, pcap: *pcapFile, water: *water}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ep, err := openTUN(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "tundra serve: %v\n", err)
+		return 1
+	}
+	st, closeAll, err := startStack(ep, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tundra serve: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "tundra: serving as %v on %s (MTU %d)\n", a, cfg.tunName, st.MTU())
+	<-ctx.Done()
+	closeAll()
+	fmt.Fprintln(stdout, "tundra: stopped")
+	return 0
+}
+
+// openTUN attaches to the TUN device cfg names, in the calling thread's
+// network namespace, after checking that the stack's address is not also the
+// kernel side's (a common mistake: the two ends of a TUN are two hosts).
+func openTUN(cfg serveConfig) (link.Endpoint, error) {
+	if ifi, err := net.InterfaceByName(cfg.tunName); err == nil {
+		addrs, _ := ifi.Addrs()
+		for _, ka := range addrs {
+			if p, err := netip.ParsePrefix(ka.String()); err == nil && p.Addr() == cfg.addr {
+				return nil, fmt.Errorf("%v is the kernel's own address on %s; give the stack another address on that subnet (the kernel side and the stack are two hosts on one link)", cfg.addr, cfg.tunName)
+			}
+		}
+	}
+	if cfg.water {
+		mtu := cfg.mtu
+		if mtu == 0 {
+			ifi, err := net.InterfaceByName(cfg.tunName)
+			if err != nil {
+				return nil, err
+			}
+			mtu = ifi.MTU
+		}
+		return tun.OpenWater(cfg.tunName, mtu)
+	}
+	return tun.Open(cfg.tunName, tun.Options{MTU: cfg.mtu})
+}
+
+// startStack wraps ep in a capture if asked and starts a stack on it. The
+// returned function stops everything and flushes the capture.
+func startStack(ep link.Endpoint, cfg serveConfig, stderr io.Writer) (*stack.Stack, func(), error) {
+	var capture *os.File
+	if cfg.pcap != "" {
+		f, err := os.Create(cfg.pcap)
+		if err != nil {
+			ep.Close()
+			return nil, nil, err
+		}
+		tee, err := pcap.NewTee(ep, f, pcap.Options{Interface: cfg.tunName})
+		if err != nil {
+			f.Close()
+			ep.Close()
+			return nil, nil, err
+		}
+		capture, ep = f, tee
+	}
+	st, err := stack.New(ep, stack.Options{Addresses: []netip.Addr{cfg.addr}})
+	if err != nil {
+		ep.Close()
+		if capture != nil {
+			capture.Close()
+		}
+		return nil, nil, err
+	}
+	closeAll := func() {
+		if err := st.Close(); err != nil && !errors.Is(err, link.ErrClosed) {
+			fmt.Fprintf(stderr, "tundra: close: %v\n", err)
+		}
+		if capture != nil {
+			capture.Close()
+		}
+	}
+	return st, closeAll, nil
+}
