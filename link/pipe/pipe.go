@@ -181,9 +181,10 @@ func (e *Endpoint) Close() error {
 	return nil
 }
 
-// queue is a bounded ring of packets with preallocated slots. Each slot keeps
-// its buffer between uses, so once every slot has held a packet of the
-// largest size seen, pushing and popping allocate nothing.
+// queue is a bounded ring of packets. The buffers that hold packet bytes
+// are recycled through a free list, most recently freed first, so a queue
+// allocates only as many buffers as it has ever held packets at once, and
+// once those exist pushing and popping allocate nothing.
 type queue struct {
 	mu       sync.Mutex
 	nonEmpty sync.Cond
@@ -191,7 +192,8 @@ type queue struct {
 	head     int // index of the oldest packet
 	count    int
 	closed   bool
-	bufSize  int // initial capacity of a slot's buffer
+	free     [][]byte // buffers not holding a packet
+	bufSize  int      // initial capacity of a new buffer
 }
 
 type slot struct {
@@ -200,7 +202,7 @@ type slot struct {
 }
 
 func newQueue(length, bufSize int) *queue {
-	q := &queue{slots: make([]slot, length), bufSize: bufSize}
+	q := &queue{slots: make([]slot, length), free: make([][]byte, 0, length), bufSize: bufSize}
 	q.nonEmpty.L = &q.mu
 	return q
 }
@@ -215,11 +217,7 @@ func (q *queue) push(pkts []link.Packet) int {
 	n := min(len(pkts), len(q.slots)-q.count)
 	for i := range n {
 		s := &q.slots[(q.head+q.count)%len(q.slots)]
-		size := len(pkts[i].Data)
-		if cap(s.data) < size {
-			s.data = make([]byte, 0, max(size, q.bufSize))
-		}
-		s.data = append(s.data[:0], pkts[i].Data...)
+		s.data = append(q.getBuffer(len(pkts[i].Data)), pkts[i].Data...)
 		s.offload = pkts[i].Offload
 		q.count++
 	}
@@ -227,6 +225,18 @@ func (q *queue) push(pkts []link.Packet) int {
 		q.nonEmpty.Signal()
 	}
 	return n
+}
+
+// getBuffer returns an empty buffer with room for size bytes.
+func (q *queue) getBuffer(size int) []byte {
+	if last := len(q.free) - 1; last >= 0 {
+		buf := q.free[last]
+		q.free = q.free[:last]
+		if cap(buf) >= size {
+			return buf[:0]
+		}
+	}
+	return make([]byte, 0, max(size, q.bufSize))
 }
 
 // pop copies queued packets into pkts, waiting for the first one if wait is
@@ -251,6 +261,8 @@ func (q *queue) pop(pkts []link.Packet, wait bool) (int, error) {
 		}
 		pkts[n].Data = append(pkts[n].Data[:0], s.data...)
 		pkts[n].Offload = s.offload
+		q.free = append(q.free, s.data)
+		s.data = nil
 		q.head = (q.head + 1) % len(q.slots)
 		q.count--
 		n++
@@ -269,5 +281,9 @@ func (q *queue) close() {
 	defer q.mu.Unlock()
 	q.closed = true
 	q.count = 0
+	q.free = nil
+	for i := range q.slots {
+		q.slots[i].data = nil
+	}
 	q.nonEmpty.Broadcast()
 }
