@@ -1,0 +1,44 @@
+package tcp
+
+import "time"
+
+// These setters change a Config knob of an open connection, the way
+// setsockopt(2) does for a kernel socket.
+
+// SetNoDelay turns the Nagle algorithm off (true) or on (false) (RFC 9293
+// 3.7.4; TCP_NODELAY). Turning it off sends whatever Nagle was holding back.
+func (c *Conn) SetNoDelay(noDelay bool, now time.Time) {
+	c.cfg.NoDelay = noDelay
+	if noDelay && c.state.synchronized() {
+		c.transmit(now)
+	}
+}
+
+// SetKeepAlive turns keepalive probes on or off (RFC 1122 4.2.3.6;
+// SO_KEEPALIVE). Zero durations and counts keep the current values.
+func (c *Conn) SetKeepAlive(on bool, idle, interval time.Duration, count int, now time.Time) {
+	c.cfg.KeepAlive = on
+	if idle > 0 {
+		c.cfg.KeepAliveIdle = idle
+	}
+	if interval > 0 {
+		c.cfg.KeepAliveInterval = interval
+	}
+	if count > 0 {
+		c.cfg.KeepAliveCount = count
+	}
+	c.keepAliveProbes = 0
+	c.armKeepAlive(now)
+}
+
+// SetLinger sets what Close does (SO_LINGER): a negative d restores the
+// default graceful close; zero makes Close abort with a RST, discarding
+// unsent data; a positive d is recorded for the stack, which bounds how long
+// its Close waits for the data to be acknowledged.
+func (c *Conn) SetLinger(d time.Duration) {
+	c.cfg.LingerSet = d >= 0
+	c.cfg.Linger = max(d, 0)
+}
+
+// Config returns the connection's current configuration.
+func (c *Conn) Config() Config { return c.cfg }
