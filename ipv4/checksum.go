@@ -147,11 +147,12 @@ func UpdateChecksum32(checksum uint16, oldValue, newValue uint32) uint16 {
 // the 16-bit one's complement sum. It never returns 0 for a nonzero sum
 // (0xffff is one's complement "negative zero").
 func fold64(sum uint64) uint16 {
-	// Each step halves the width; the added carries make at most two extra
-	// steps necessary, and the final step cannot overflow 16 bits.
-	sum = (sum & 0xffffffff) + (sum >> 32) // at most 33 bits
-	sum = (sum & 0xffff) + (sum >> 16)     // at most 18 bits
-	sum = (sum & 0xffff) + (sum >> 16)     // at most 17 bits
-	sum = (sum & 0xffff) + (sum >> 16)     // at most 16 bits
-	return uint16(sum)
+	// 64 bits to 32: add the halves and add the carry back in. That cannot
+	// carry again: with a carry out, the low result is at most 2^32-2.
+	s, carry := bits.Add32(uint32(sum), uint32(sum>>32), 0)
+	s += carry
+	// 32 bits to 16, the trick of Linux's csum_fold: in s + (s rotated by
+	// 16), the top half is high + low + the carry out of the bottom half's
+	// low + high, which is exactly the end-around-carry sum of the halves.
+	return uint16((s + bits.RotateLeft32(s, 16)) >> 16)
 }

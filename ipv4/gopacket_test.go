@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -75,25 +76,24 @@ func wellFormedOptions(rng *rand.Rand) []byte {
 	return options
 }
 
-// optionsWellFormed reports whether gopacket can walk the option list: it
-// rejects a type-length-value option whose length is below 2 or runs past
-// the header. tundra does not interpret options (RFC 1122 section 3.2.1.8
-// asks hosts to ignore the ones they do not implement), so it accepts them.
-func optionsWellFormed(options []byte) bool {
-	for len(options) > 0 {
-		switch options[0] {
-		case 0:
-			return true
-		case 1:
-			options = options[1:]
-		default:
-			if len(options) < 2 || options[1] < 2 || int(options[1]) > len(options) {
-				return false
-			}
-			options = options[options[1]:]
-		}
+// optionsWellFormed reports whether gopacket can walk the option list of
+// header b: it rejects a type-length-value option whose length is below 2 or
+// runs past the header. ParseHeader accepts such options, since a host may
+// ignore options (RFC 1122 section 3.2.1.8); CheckOptions is the check that
+// must agree with gopacket's.
+func optionsWellFormed(b []byte) bool {
+	// A copy of just the header, with version 4 and a Total Length that
+	// ParseHeader accepts whatever the original said.
+	headerLength := int(b[0]&0x0f) * 4
+	header := bytes.Clone(b[:headerLength])
+	header[0] = 4<<4 | header[0]&0x0f
+	binary.BigEndian.PutUint16(header[2:4], uint16(headerLength))
+	h, err := ParseHeader(header)
+	if err != nil {
+		panic(err) // called only once the IHL is known to be sane
 	}
-	return true
+	_, err = h.CheckOptions()
+	return err == nil
 }
 
 // expectedGopacketVerdict predicts gopacket's verdict from ours. gopacket is
@@ -126,15 +126,13 @@ func expectedGopacketVerdict(b []byte) (accepts bool, why string) {
 		if headerLength < MinHeaderSize || headerLength > len(b) {
 			return false, "TSO length but a bad IHL"
 		}
-		return optionsWellFormed(b[MinHeaderSize:headerLength]), "gopacket reads total length 0 as TSO"
+		return optionsWellFormed(asVersion4), "gopacket reads total length 0 as TSO"
 	case errors.Is(err, ErrTruncated):
-		headerLength := int(b[0]&0x0f) * 4
-		return optionsWellFormed(b[MinHeaderSize:headerLength]), "gopacket accepts truncated packets"
+		return optionsWellFormed(asVersion4), "gopacket accepts truncated packets"
 	default:
 		return false, "both reject: " + err.Error()
 	}
-	headerLength := int(b[0]&0x0f) * 4
-	if !optionsWellFormed(b[MinHeaderSize:headerLength]) {
+	if !optionsWellFormed(asVersion4) {
 		return false, "gopacket rejects malformed options"
 	}
 	return true, "both accept"
@@ -317,5 +315,47 @@ func TestDifferentialICMPBuildersAgainstGopacket(t *testing.T) {
 			icmp.Id != ident || icmp.Seq != seq || !bytes.Equal(icmp.Payload, data) || !verification.Valid {
 			t.Fatalf("gopacket decodes our message as %+v, checksum valid %v", icmp, verification.Valid)
 		}
+	}
+}
+
+// FuzzDifferentialGopacket is TestDifferentialHeaderAgainstGopacket driven
+// by the fuzzer: any bytes, the same expected agreement.
+//
+//	go test -fuzz FuzzDifferentialGopacket ./ipv4
+func FuzzDifferentialGopacket(f *testing.F) {
+	for _, golden := range []string{goldenEchoReply, goldenPortUnreachable, goldenTCPSyn} {
+		f.Add(mustHex(f, golden))
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	for range 20 {
+		f.Add(randomPacket(rng))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ip layers.IPv4
+		gopacketErr := ip.DecodeFromBytes(bytes.Clone(b), gopacket.NilDecodeFeedback)
+		accepts, why := expectedGopacketVerdict(b)
+		if (gopacketErr == nil) != accepts {
+			t.Fatalf("gopacket error %v, expected to accept: %v (%s)", gopacketErr, accepts, why)
+		}
+		if h, err := ParseHeader(b); err == nil && gopacketErr == nil {
+			compareWithGopacket(t, b, h, &ip)
+		}
+		if q, err := ParseQuotedHeader(b); err == nil && gopacketErr == nil && q.Truncated() {
+			compareWithGopacket(t, b, q, &ip)
+		}
+	})
+}
+
+// BenchmarkGopacketChecksum measures gopacket's ComputeChecksum on the same
+// sizes as BenchmarkChecksum, for comparison.
+func BenchmarkGopacketChecksum(b *testing.B) {
+	for _, size := range []int{64, 1500, 9000, 65535} {
+		data := make([]byte, size)
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				benchmarkSink = uint32(gopacket.FoldChecksum(gopacket.ComputeChecksum(data, 0)))
+			}
+		})
 	}
 }

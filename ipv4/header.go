@@ -109,6 +109,17 @@ var (
 	// ErrTruncated: Total Length is larger than the bytes received; the
 	// packet was cut short on the way.
 	ErrTruncated = errors.New("ipv4: packet shorter than its total length")
+	// ErrOptions: CheckOptions found an option whose length byte is missing
+	// or does not fit.
+	ErrOptions = errors.New("ipv4: malformed option")
+)
+
+// Option types with a single byte and no length (RFC 791 section 3.1).
+const (
+	// OptionEndOfList ends the option list; any bytes after it are padding.
+	OptionEndOfList = 0
+	// OptionNoOperation is a one-byte filler, used to align options.
+	OptionNoOperation = 1
 )
 
 // Header is a view over an IPv4 packet: its header and, behind it, the
@@ -270,6 +281,41 @@ func (h Header) Destination() netip.Addr { return netip.AddrFrom4(h.DestinationB
 // ignore options it does not implement (RFC 1122 section 3.2.1.8) and tundra
 // implements none.
 func (h Header) Options() []byte { return h.b[MinHeaderSize:h.HeaderLength()] }
+
+// CheckOptions walks the option list and checks that it is well framed
+// (RFC 791 section 3.1): End of Option List and No Operation are single
+// bytes, and every other option has a length byte of at least 2 that counts
+// its type and length bytes and does not run past the header. It does not
+// judge the options' contents. On a malformed option it returns ErrOptions
+// and the offset, from the start of the header, of the byte at fault (the
+// length byte, or the type byte when the length is missing): the pointer of
+// an ICMP parameter problem message (RFC 1122 section 3.2.2.5).
+//
+// ParseHeader does not call it: a host may simply ignore the options it does
+// not implement (RFC 1122 section 3.2.1.8), as tundra does with all of them.
+// Call it where malformed options must be refused, as Linux does.
+func (h Header) CheckOptions() (pointer int, err error) {
+	options := h.Options()
+	at := 0
+	for at < len(options) {
+		switch options[at] {
+		case OptionEndOfList:
+			return 0, nil
+		case OptionNoOperation:
+			at++
+			continue
+		}
+		if at+1 >= len(options) {
+			return MinHeaderSize + at, ErrOptions // no room for the length
+		}
+		length := int(options[at+1])
+		if length < 2 || at+length > len(options) {
+			return MinHeaderSize + at + 1, ErrOptions
+		}
+		at += length
+	}
+	return 0, nil
+}
 
 // HeaderBytes returns the whole header, options included.
 func (h Header) HeaderBytes() []byte { return h.b[:h.HeaderLength()] }

@@ -464,3 +464,37 @@ func BenchmarkSetTTL(b *testing.B) {
 		h.SetTTL(uint8(i))
 	}
 }
+
+func TestCheckOptions(t *testing.T) {
+	tests := []struct {
+		name        string
+		options     []byte
+		wantPointer int
+		wantErr     error
+	}{
+		{"none", nil, 0, nil},
+		{"NOPs", []byte{1, 1, 1, 1}, 0, nil},
+		{"EOL then junk padding", []byte{0, 0xff, 0x07, 0x00}, 0, nil},
+		{"router alert (RFC 2113)", []byte{0x94, 0x04, 0x00, 0x00}, 0, nil},
+		{"record route filling 8 bytes", []byte{0x07, 0x07, 0x04, 0, 0, 0, 0, 0}, 0, nil},
+		{"length 0", []byte{0x94, 0x00, 0x00, 0x00}, 21, ErrOptions},
+		{"length 1", []byte{1, 0x94, 0x01, 0x00}, 22, ErrOptions},
+		{"length past the header", []byte{0x94, 0x05, 0x00, 0x00}, 21, ErrOptions},
+		{"length byte missing", []byte{1, 1, 1, 0x94}, 23, ErrOptions},
+		{"second option bad", []byte{0x94, 0x04, 0, 0, 0x07, 0x09, 0, 0}, 25, ErrOptions},
+	}
+	for _, tt := range tests {
+		f := HeaderFields{TTL: 1, Src: netip.MustParseAddr("198.18.0.1"),
+			Dst: netip.MustParseAddr("198.18.0.2"), Options: tt.options}
+		b := make([]byte, f.Size())
+		f.Encode(b)
+		h, err := ParseHeader(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pointer, err := h.CheckOptions()
+		if pointer != tt.wantPointer || !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: CheckOptions = %d, %v; want %d, %v", tt.name, pointer, err, tt.wantPointer, tt.wantErr)
+		}
+	}
+}
