@@ -48,7 +48,10 @@ func (s *Stack) deliverIPv4(pkt *link.Packet) DropReason {
 	// RFC 1122 3.2.1.3: "A host MUST silently discard an incoming datagram
 	// that is not destined for" one of its addresses (or a broadcast or
 	// multicast address it listens to; this stack listens to none).
-	if !s.isOurs(ip.DestinationBytes()) {
+	// (With Options.AcceptAnyDestination, TCP and UDP to any address are
+	// taken: the stack terminates connections on behalf of other hosts.)
+	if !s.isOurs(ip.DestinationBytes()) && !(s.opts.AcceptAnyDestination &&
+		(ip.Protocol() == ipv4.ProtocolTCP || ip.Protocol() == ipv4.ProtocolUDP)) {
 		s.counters.ip.inAddrErrors.inc()
 		return DropNotOurAddress
 	}

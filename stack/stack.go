@@ -25,10 +25,12 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tundra-net/tundra/clock"
 	"github.com/tundra-net/tundra/ipv4"
 	"github.com/tundra-net/tundra/link"
+	"github.com/tundra-net/tundra/tcp"
 )
 
 // Options configure a Stack. Every limit has a default, applied when the
@@ -54,6 +56,28 @@ type Options struct {
 	// ReadBatch is how many packets the pump reads from the link at once;
 	// default 64.
 	ReadBatch int
+	// TCP configures every TCP connection: buffer sizes, timeouts,
+	// retries, delayed ACK, keepalive and the rest (see tcp.Config). A zero
+	// value means tcp.DefaultConfig(). The MSS is always derived from the
+	// link's MTU (MTU - 40) unless set lower here.
+	TCP tcp.Config
+	// Observer, if set, hears every TCP state change and segment, for
+	// traces and teaching (the demo's ladder).
+	Observer tcp.Observer
+
+	// TCPForwarder, if set, receives every SYN that no listener takes,
+	// and decides to accept, refuse or drop it (see TCPForwardRequest).
+	// Handlers run on their own goroutines; at most ForwarderMaxPending
+	// (default 1024) wait at once, each for at most ForwarderTimeout
+	// (default 10 s) before it is dropped for them.
+	TCPForwarder        func(*TCPForwardRequest)
+	ForwarderTimeout    time.Duration
+	ForwarderMaxPending int
+	// AcceptAnyDestination makes the stack take TCP and UDP packets for
+	// any destination address, not only its own: with TCPForwarder, this
+	// terminates every connection routed into the TUN (VPN-style use).
+	AcceptAnyDestination bool
+
 	// Manual, when true, starts no pump: the caller feeds received packets
 	// through DeliverPackets itself. Tests and the packetdrill runner use
 	// this to step the stack deterministically.
@@ -84,6 +108,8 @@ type Stack struct {
 	ipID atomic.Uint32 // IP identification counter (RFC 6864: unique only for fragmentable datagrams)
 
 	transports [256]transport // by IP protocol number; nil = not served
+	tcp        *tcpTransport
+	forwarder  *tcpForwarder
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -137,6 +163,12 @@ func New(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	if s.opts.ICMPErrorBurst <= 0 {
 		s.opts.ICMPErrorBurst = DefaultICMPErrorBurst
+	}
+	if s.opts.ForwarderTimeout <= 0 {
+		s.opts.ForwarderTimeout = DefaultForwarderTimeout
+	}
+	if s.opts.ForwarderMaxPending <= 0 {
+		s.opts.ForwarderMaxPending = DefaultForwarderMaxPending
 	}
 	if s.opts.ReadBatch <= 0 {
 		s.opts.ReadBatch = DefaultReadBatch

@@ -1,7 +1,33 @@
 package stack
 
+import (
+	"github.com/tundra-net/tundra/ipv4"
+	"github.com/tundra-net/tundra/tcp"
+)
+
 // initTransports registers the transport protocols the stack serves.
-func (s *Stack) initTransports() {}
+func (s *Stack) initTransports() {
+	s.tcp = newTCPTransport(s)
+	s.forwarder = &tcpForwarder{s: s, pending: make(map[tcp.FourTuple]*TCPForwardRequest)}
+	s.transports[ipv4.ProtocolTCP] = s.tcp
+}
 
 // closeTransports aborts every socket.
-func (s *Stack) closeTransports() {}
+func (s *Stack) closeTransports() {
+	s.tcp.closeAll()
+}
+
+// tcpConfig is the configuration of a new TCP connection: Options.TCP (or
+// the defaults) with the MSS the link allows (RFC 9293 3.7.1: the MTU less
+// the IPv4 and TCP headers).
+func (s *Stack) tcpConfig() tcp.Config {
+	cfg := s.opts.TCP
+	if cfg == (tcp.Config{}) {
+		cfg = tcp.DefaultConfig()
+	}
+	linkMSS := s.ep.MTU() - ipv4.MinHeaderSize - tcp.HeaderMinLen
+	if cfg.MSS == 0 || cfg.MSS > linkMSS {
+		cfg.MSS = linkMSS
+	}
+	return cfg
+}

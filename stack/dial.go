@@ -1,0 +1,158 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/tundra-net/tundra/tcp"
+)
+
+var (
+	errAddrInUse        = os.NewSyscallError("bind", syscall.EADDRINUSE)
+	errAddrNotAvailable = os.NewSyscallError("bind", syscall.EADDRNOTAVAIL)
+	errNoResolver       = errors.New("tundra: host names need a resolver; give an IPv4 address")
+)
+
+// Dial connects to address on the named network, like net.Dial. network is
+// "tcp" or "tcp4"; address is "ip:port".
+func (s *Stack) Dial(network, address string) (net.Conn, error) {
+	return s.DialContext(context.Background(), network, address)
+}
+
+// DialContext is Dial with a context: cancelling it before the connection
+// is established aborts the attempt. It has the signature of
+// net.Dialer.DialContext, so it plugs into HTTP clients and TLS dialers.
+func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	switch network {
+	case "tcp", "tcp4":
+	default:
+		return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	ap, err := parseRemoteAddrPort(address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	return s.DialTCP(ctx, ap)
+}
+
+// DialTCP opens a TCP connection to remote from the stack's first address
+// and an ephemeral port (the active open of RFC 9293 3.10.1): it sends a
+// SYN and waits for the handshake to complete, for a RST (an error
+// wrapping syscall.ECONNREFUSED), for the SYN retries to run out
+// (syscall.ETIMEDOUT) or for ctx to end.
+func (s *Stack) DialTCP(ctx context.Context, remote netip.AddrPort) (*TCPConn, error) {
+	raddr := net.TCPAddrFromAddrPort(remote)
+	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err} }
+	if !remote.Addr().Is4() || remote.Port() == 0 {
+		return nil, opErr(os.NewSyscallError("connect", syscall.EINVAL))
+	}
+	select {
+	case <-s.closed:
+		return nil, opErr(net.ErrClosed)
+	default:
+	}
+	local := s.addrs4[0]
+	port := s.tcp.pickLocalPort(local, remote.Addr().As4(), remote.Port())
+	if port == 0 {
+		return nil, opErr(errAddrNotAvailable)
+	}
+	id := tcp.FourTuple{LocalAddr: local, RemoteAddr: remote.Addr().As4(), LocalPort: port, RemotePort: remote.Port()}
+	c := newTCPConn(s, id)
+	if !s.tcp.register(c) {
+		return nil, opErr(errAddrNotAvailable)
+	}
+	s.counters.tcp.activeOpens.inc()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.tcb.Connect(s.clock.Now()); err != nil {
+		c.afterEvent()
+		return nil, opErr(err)
+	}
+	c.afterEvent()
+	if err := c.waitEstablished(ctx); err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Source: c.localAddr, Addr: raddr, Err: err}
+	}
+	return c, nil
+}
+
+// waitEstablished waits (c.mu held) until the handshake completes, fails or
+// ctx ends; on failure the connection is gone from the stack.
+func (c *TCPConn) waitEstablished(ctx context.Context) error {
+	for {
+		switch c.tcb.State() {
+		case tcp.SynSent, tcp.SynReceived:
+		case tcp.Closed:
+			err := c.tcb.Err()
+			var te *tcp.Error
+			if errors.As(err, &te) {
+				return os.NewSyscallError("connect", te.Errno())
+			}
+			if err == nil {
+				err = os.NewSyscallError("connect", syscall.ECONNABORTED)
+			}
+			return err
+		default:
+			return nil // ESTABLISHED, or already past it (data and FIN came fast)
+		}
+		ch := c.changed()
+		c.mu.Unlock()
+		select {
+		case <-ch:
+			c.mu.Lock()
+		case <-ctx.Done():
+			c.mu.Lock()
+			c.tcb.Abort(c.s.clock.Now())
+			c.afterEvent()
+			return ctx.Err()
+		case <-c.s.closed:
+			c.mu.Lock()
+			return net.ErrClosed
+		}
+	}
+}
+
+// parseRemoteAddrPort parses "ip:port" for Dial.
+func parseRemoteAddrPort(address string) (netip.AddrPort, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, &net.AddrError{Err: "invalid port", Addr: address}
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.AddrPort{}, errNoResolver
+	}
+	if !ip.Unmap().Is4() {
+		return netip.AddrPort{}, &net.AddrError{Err: "tundra speaks IPv4 only", Addr: address}
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil
+}
+
+// parseLocalAddrPort parses "[ip]:port" for Listen; an empty host means
+// every address.
+func parseLocalAddrPort(address string) (netip.AddrPort, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, &net.AddrError{Err: "invalid port", Addr: address}
+	}
+	if host == "" {
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port)), nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.Unmap().Is4() {
+		return netip.AddrPort{}, &net.AddrError{Err: "not an IPv4 address", Addr: address}
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil
+}

@@ -1,0 +1,232 @@
+package stack
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+
+	"github.com/tundra-net/tundra/ipv4"
+	"github.com/tundra-net/tundra/link"
+	"github.com/tundra-net/tundra/tcp"
+)
+
+// Ephemeral ports for Dial, Linux's default range
+// (net.ipv4.ip_local_port_range).
+const (
+	ephemeralFirst = 32768
+	ephemeralLast  = 60999
+)
+
+// listenKey finds a listener: a local address (zero for any) and port.
+type listenKey struct {
+	addr [4]byte
+	port uint16
+}
+
+// tcpTransport is the TCP demultiplexer: it finds the connection (or
+// listener) each segment belongs to, and is the tcp.Output through which
+// every connection sends.
+type tcpTransport struct {
+	s   *Stack
+	isn *tcp.ISNGenerator
+
+	mu        sync.RWMutex
+	conns     map[tcp.FourTuple]*TCPConn
+	listeners map[listenKey]*TCPListener
+	nextPort  uint16
+}
+
+func newTCPTransport(s *Stack) *tcpTransport {
+	return &tcpTransport{
+		s:         s,
+		isn:       tcp.NewISNGenerator(),
+		conns:     make(map[tcp.FourTuple]*TCPConn),
+		listeners: make(map[listenKey]*TCPListener),
+		nextPort:  uint16(ephemeralFirst + rand.IntN(ephemeralLast-ephemeralFirst+1)),
+	}
+}
+
+// deliver handles one TCP segment addressed to us.
+func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
+	c := &t.s.counters
+	h, err := tcp.ParseHeader(ip.Payload())
+	if err != nil {
+		c.tcp.inErrs.inc()
+		return DropTCPMalformed
+	}
+	src, dst := ip.SourceBytes(), ip.DestinationBytes()
+	// RFC 9293 3.1: the checksum covers the pseudo-header, header and data;
+	// a segment whose checksum is wrong is discarded. A link that verified
+	// it already says so.
+	if !pkt.Offload.ChecksumValid && !h.ChecksumValid(src, dst) {
+		c.tcp.inErrs.inc()
+		c.tcp.inCsumErrors.inc()
+		return DropTCPBadChecksum
+	}
+	seg, err := tcp.SegmentFromHeader(h)
+	if err != nil {
+		c.tcp.inErrs.inc()
+		return DropTCPMalformed
+	}
+	c.tcp.inSegs.inc()
+	id := tcp.FourTuple{LocalAddr: dst, RemoteAddr: src, LocalPort: seg.DstPort, RemotePort: seg.SrcPort}
+
+	t.mu.RLock()
+	conn := t.conns[id]
+	var l *TCPListener
+	if conn == nil {
+		l = t.listeners[listenKey{dst, seg.DstPort}]
+		if l == nil {
+			l = t.listeners[listenKey{[4]byte{}, seg.DstPort}]
+		}
+	}
+	t.mu.RUnlock()
+
+	if conn != nil {
+		conn.handleSegment(seg)
+		return DropNone
+	}
+	// RFC 9293 3.10.7.2, LISTEN state: "first, check for a RST: an incoming
+	// RST should be ignored"; "second, check for an ACK: any acknowledgment
+	// is bad if it arrives on a connection still in the LISTEN state. An
+	// acceptable reset segment should be formed for any arriving
+	// ACK-bearing segment"; "third, check for a SYN".
+	if l != nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN {
+		return l.handleSyn(id, seg)
+	}
+	if l == nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN && t.s.opts.TCPForwarder != nil {
+		return t.s.forwarder.handleSyn(id, seg)
+	}
+	// RFC 9293 3.10.7.1, CLOSED state: "An incoming segment not containing
+	// a RST causes a RST to be sent in response."
+	t.sendReset(id, &seg)
+	return DropTCPNoSocket
+}
+
+// sendReset answers a segment that belongs to no connection (RFC 9293
+// 3.10.7.1).
+func (t *tcpTransport) sendReset(id tcp.FourTuple, seg *tcp.Segment) {
+	if rst, ok := tcp.RSTForUnexpected(seg); ok {
+		t.s.counters.tcp.outRsts.inc()
+		t.SendSegment(id, rst, tcp.Payload{})
+	}
+}
+
+// SendSegment implements tcp.Output: it wraps the segment in an IPv4 header
+// with DF set (RFC 1191: TCP discovers the path MTU rather than be
+// fragmented), computes the checksum and writes the packet.
+func (t *tcpTransport) SendSegment(id tcp.FourTuple, fields tcp.HeaderFields, payload tcp.Payload) {
+	s := t.s
+	ob := s.getBuf()
+	defer s.putBuf(ob)
+	buf := ob.data
+	tcpLen := fields.Len() + payload.Len()
+	ipf := ipv4.HeaderFields{
+		ID:            s.nextIPID(),
+		Flags:         ipv4.DontFragment,
+		TTL:           s.opts.TTL,
+		Protocol:      ipv4.ProtocolTCP,
+		Src:           netip.AddrFrom4(id.LocalAddr),
+		Dst:           netip.AddrFrom4(id.RemoteAddr),
+		PayloadLength: tcpLen,
+	}
+	ipLen := ipf.Size()
+	if ipLen+tcpLen > len(buf) {
+		// A segment larger than the link allows is a bug in MSS handling;
+		// count it rather than crash the pump.
+		s.counters.ip.outDiscards.inc()
+		return
+	}
+	ipf.Encode(buf)
+	hl, err := fields.Encode(buf[ipLen:])
+	if err != nil {
+		s.counters.ip.outDiscards.inc()
+		return
+	}
+	n := copy(buf[ipLen+hl:], payload.First)
+	copy(buf[ipLen+hl+n:], payload.Second)
+	tcp.SetChecksum(buf[ipLen:ipLen+tcpLen], id.LocalAddr, id.RemoteAddr)
+	s.counters.tcp.outSegs.inc()
+	s.send(ob, ipLen+tcpLen)
+}
+
+// deliverICMPError hands an ICMP error about a segment we sent to its
+// connection (RFC 1122 4.2.3.9). Soft errors are only recorded for now;
+// path MTU discovery (RFC 1191) arrives with fragmentation support.
+func (t *tcpTransport) deliverICMPError(typ, code uint8, rest [4]byte, quoted ipv4.Header) {}
+
+// register adds a connection to the demultiplexing table.
+func (t *tcpTransport) register(c *TCPConn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, dup := t.conns[c.id]; dup {
+		return false
+	}
+	t.conns[c.id] = c
+	return true
+}
+
+// unregister removes a connection that reached CLOSED.
+func (t *tcpTransport) unregister(c *TCPConn) {
+	t.mu.Lock()
+	if t.conns[c.id] == c {
+		delete(t.conns, c.id)
+	}
+	t.mu.Unlock()
+}
+
+// pickLocalPort chooses an ephemeral port for a connection from local to
+// remote: one not used by another connection to the same remote endpoint
+// nor by a listener. It returns 0 if every port is taken.
+func (t *tcpTransport) pickLocalPort(local, remote [4]byte, remotePort uint16) uint16 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	const n = ephemeralLast - ephemeralFirst + 1
+	for range n {
+		p := t.nextPort
+		t.nextPort++
+		if t.nextPort > ephemeralLast || t.nextPort < ephemeralFirst {
+			t.nextPort = ephemeralFirst
+		}
+		id := tcp.FourTuple{LocalAddr: local, RemoteAddr: remote, LocalPort: p, RemotePort: remotePort}
+		if _, used := t.conns[id]; used {
+			continue
+		}
+		if _, used := t.listeners[listenKey{local, p}]; used {
+			continue
+		}
+		if _, used := t.listeners[listenKey{[4]byte{}, p}]; used {
+			continue
+		}
+		return p
+	}
+	return 0
+}
+
+// closeAll aborts every connection and closes every listener (Stack.Close).
+func (t *tcpTransport) closeAll() {
+	t.mu.RLock()
+	conns := make([]*TCPConn, 0, len(t.conns))
+	for _, c := range t.conns {
+		conns = append(conns, c)
+	}
+	ls := make([]*TCPListener, 0, len(t.listeners))
+	for _, l := range t.listeners {
+		ls = append(ls, l)
+	}
+	t.mu.RUnlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	for _, c := range conns {
+		c.abort()
+	}
+}
+
+// ConnectionCount returns how many TCP connections the stack holds, in any
+// state but CLOSED (TIME-WAIT included).
+func (s *Stack) ConnectionCount() int {
+	s.tcp.mu.RLock()
+	defer s.tcp.mu.RUnlock()
+	return len(s.tcp.conns)
+}

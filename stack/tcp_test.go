@@ -1,0 +1,318 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tundra-net/tundra/link"
+	"github.com/tundra-net/tundra/link/pipe"
+	"github.com/tundra-net/tundra/tcp"
+)
+
+var (
+	addrA = netip.MustParseAddr("198.18.0.1")
+	addrB = netip.MustParseAddr("198.18.0.2")
+)
+
+// stackPair makes two stacks, A and B, joined by an in-memory pipe, each
+// with its own pump, as two hosts on one link.
+func stackPair(t testing.TB, wrap func(a, b link.Endpoint) (link.Endpoint, link.Endpoint), opts Options) (*Stack, *Stack) {
+	t.Helper()
+	ea, eb := pipe.New(pipe.Options{QueueLen: 4096})
+	var la, lb link.Endpoint = ea, eb
+	if wrap != nil {
+		la, lb = wrap(ea, eb)
+	}
+	oa, ob := opts, opts
+	oa.Addresses = []netip.Addr{addrA}
+	ob.Addresses = []netip.Addr{addrB}
+	a, err := New(la, oa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(lb, ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// connPair returns a connected pair: c1 dialed from A, c2 accepted on B.
+func connPair(t testing.TB, a, b *Stack) (*TCPConn, *TCPConn) {
+	t.Helper()
+	l, err := b.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { c, err := l.Accept(); ch <- res{c, err} }()
+	c1, err := a.Dial("tcp", net.JoinHostPort(addrB.String(), portOf(l.Addr())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return c1.(*TCPConn), r.c.(*TCPConn)
+}
+
+func portOf(a net.Addr) string {
+	return strconv.Itoa(int(netip.MustParseAddrPort(a.String()).Port()))
+}
+
+func TestDialListenEcho(t *testing.T) {
+	a, b := stackPair(t, nil, Options{})
+	c1, c2 := connPair(t, a, b)
+	if c1.State() != tcp.Established || c2.State() != tcp.Established {
+		t.Fatalf("states %v %v", c1.State(), c2.State())
+	}
+	msg := []byte("hello, tundra")
+	if _, err := c1.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c2, got); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if c1.RemoteAddr().String() != c2.LocalAddr().String() || c1.LocalAddr().String() != c2.RemoteAddr().String() {
+		t.Errorf("addresses: %v %v / %v %v", c1.LocalAddr(), c1.RemoteAddr(), c2.LocalAddr(), c2.RemoteAddr())
+	}
+	// Half-close: c1 sends FIN, c2 reads EOF and can still write back.
+	if err := c1.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c2.Read(got); n != 0 || err != io.EOF {
+		t.Fatalf("after FIN: %d, %v", n, err)
+	}
+	if _, err := c2.Write([]byte("bye")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c1, got[:3]); err != nil || string(got[:3]) != "bye" {
+		t.Fatalf("half-closed read: %q %v", got[:3], err)
+	}
+	c2.Close()
+	c1.Close()
+	if st := a.Stats(); st.TCP.ActiveOpens != 1 {
+		t.Errorf("A counters %+v", st.TCP)
+	}
+	if st := b.Stats(); st.TCP.PassiveOpens != 1 {
+		t.Errorf("B counters %+v", st.TCP)
+	}
+}
+
+func TestDialRefused(t *testing.T) {
+	a, _ := stackPair(t, nil, Options{})
+	_, err := a.Dial("tcp", addrB.String()+":9")
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial to a closed port: %v, want ECONNREFUSED", err)
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" {
+		t.Fatalf("not a *net.OpError: %#v", err)
+	}
+	if n := a.ConnectionCount(); n != 0 {
+		t.Errorf("%d connections left", n)
+	}
+}
+
+func TestDialContextCancel(t *testing.T) {
+	// B drops every packet: the SYN goes unanswered until ctx ends.
+	blackhole := func(a, b link.Endpoint) (link.Endpoint, link.Endpoint) { return a, dropAll{b} }
+	a, _ := stackPair(t, blackhole, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := a.DialContext(ctx, "tcp", addrB.String()+":80")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("dial: %v, want context deadline", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("cancel took %v", time.Since(start))
+	}
+	if n := a.ConnectionCount(); n != 0 {
+		t.Errorf("%d connections left", n)
+	}
+}
+
+// dropAll is an endpoint whose incoming packets all vanish.
+type dropAll struct{ link.Endpoint }
+
+func (d dropAll) ReadPackets(p []link.Packet) (int, error) {
+	for {
+		n, err := d.Endpoint.ReadPackets(p)
+		if err != nil {
+			return 0, err
+		}
+		_ = n
+	}
+}
+
+func TestReadDeadline(t *testing.T) {
+	a, b := stackPair(t, nil, Options{})
+	c1, _ := connPair(t, a, b)
+	c1.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err := c1.Read(make([]byte, 10))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past deadline: %v", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("not a timeout net.Error: %v", err)
+	}
+}
+
+func TestResetSurfacesAsECONNRESET(t *testing.T) {
+	a, b := stackPair(t, nil, Options{})
+	c1, c2 := connPair(t, a, b)
+	c2.SetLinger(0)
+	c2.Close() // RST
+	c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c1.Read(make([]byte, 10))
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read after peer's RST: %v", err)
+	}
+}
+
+// transfer sends size random bytes each way at once and checks both
+// directions' sha256.
+func transfer(t *testing.T, c1, c2 net.Conn, size int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	send := func(c net.Conn, seed uint64, sum *[32]byte) {
+		defer wg.Done()
+		h := sha256.New()
+		rng := rand.New(rand.NewPCG(seed, seed))
+		buf := make([]byte, 64<<10)
+		for left := size; left > 0; {
+			n := min(left, len(buf), 1+rng.IntN(len(buf)))
+			for i := range buf[:n] {
+				buf[i] = byte(rng.Uint32())
+			}
+			h.Write(buf[:n])
+			if _, err := c.Write(buf[:n]); err != nil {
+				errs <- err
+				return
+			}
+			left -= n
+		}
+		if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+			errs <- err
+		}
+		copy(sum[:], h.Sum(nil))
+	}
+	recv := func(c net.Conn, sum *[32]byte, n *int64) {
+		defer wg.Done()
+		h := sha256.New()
+		var err error
+		*n, err = io.Copy(h, c)
+		if err != nil {
+			errs <- err
+		}
+		copy(sum[:], h.Sum(nil))
+	}
+	var sent1, sent2, got1, got2 [32]byte
+	var n1, n2 int64
+	wg.Add(4)
+	go send(c1, 1, &sent1)
+	go send(c2, 2, &sent2)
+	go recv(c2, &got1, &n1)
+	go recv(c1, &got2, &n2)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n1 != int64(size) || n2 != int64(size) || sent1 != got1 || sent2 != got2 {
+		t.Fatalf("transfer damaged: got %d and %d bytes of %d; sums equal: %v %v", n1, n2, size, sent1 == got1, sent2 == got2)
+	}
+}
+
+func TestTransferBothWays(t *testing.T) {
+	a, b := stackPair(t, nil, Options{})
+	c1, c2 := connPair(t, a, b)
+	transfer(t, c1, c2, 8<<20)
+	c1.Close()
+	c2.Close()
+}
+
+// TestConnectCloseCyclesLeaveNothing makes 1,000 connections, each opened,
+// used and closed, and checks that no connection, timer or goroutine is
+// left once TIME-WAIT has passed.
+func TestConnectCloseCyclesLeaveNothing(t *testing.T) {
+	cfg := tcp.DefaultConfig()
+	cfg.MSL = 5 * time.Millisecond
+	a, b := stackPair(t, nil, Options{TCP: cfg})
+	l, err := b.Listen("tcp", ":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	baseline := runtime.NumGoroutine()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.Copy(c, c)
+			c.Close()
+		}
+	}()
+	cycles := 1000
+	if testing.Short() {
+		cycles = 100
+	}
+	buf := make([]byte, 4)
+	for i := range cycles {
+		c, err := a.Dial("tcp", addrB.String()+":7")
+		if err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.ConnectionCount()+b.ConnectionCount() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := a.ConnectionCount() + b.ConnectionCount(); n != 0 {
+		t.Fatalf("%d connections left after %d cycles", n, cycles)
+	}
+	// One goroutine (the accept loop) is ours; allow it.
+	for runtime.NumGoroutine() > baseline+1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > baseline+1 {
+		t.Fatalf("goroutines: %d, baseline %d", g, baseline)
+	}
+	st := a.Stats().TCP
+	if st.ActiveOpens != uint64(cycles) || st.CurrEstab != 0 {
+		t.Errorf("A counters %+v", st)
+	}
+}

@@ -1,0 +1,508 @@
+package stack
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tundra-net/tundra/clock"
+	"github.com/tundra-net/tundra/tcp"
+)
+
+// TCPConn is a TCP connection of the stack. It implements net.Conn, and
+// also CloseRead, CloseWrite and the socket options of *net.TCPConn.
+//
+// A TCPConn owns no goroutine: received segments are handled on the stack's
+// pump goroutine, timers fire from the stack's Clock, and Read and Write
+// run on the caller's goroutine. All three meet under the connection's
+// mutex, around a tcp.Conn that holds the protocol state.
+type TCPConn struct {
+	s  *Stack
+	t  *tcpTransport
+	id tcp.FourTuple
+
+	mu       sync.Mutex
+	tcb      *tcp.Conn
+	timer    clock.Timer
+	timerAt  time.Time
+	waitCh   chan struct{} // closed on the next change, when someone waits
+	listener *TCPListener  // set until the connection is handed to Accept
+	queued   bool          // handed to the listener's accept queue
+	estab    bool          // counted in CurrEstab
+	closed   bool          // the application called Close
+	gone     bool          // removed from the demultiplexer
+	lingerAt time.Duration // SetLinger's positive value: how long Close waits
+
+	readDeadline, writeDeadline deadline
+
+	localAddr, remoteAddr *net.TCPAddr
+}
+
+func newTCPConn(s *Stack, id tcp.FourTuple) *TCPConn {
+	c := &TCPConn{s: s, t: s.tcp, id: id,
+		localAddr:  net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.LocalAddr), id.LocalPort)),
+		remoteAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddr), id.RemotePort)),
+	}
+	iss := s.tcp.isn.ISN(id, s.clock.Now())
+	c.tcb = tcp.NewConn(s.tcpConfig(), id, iss, s.tcp)
+	c.tcb.SetObserver(c)
+	c.readDeadline.c, c.writeDeadline.c = c, c
+	return c
+}
+
+// handleSegment gives the connection a received segment (pump goroutine).
+func (c *TCPConn) handleSegment(seg tcp.Segment) {
+	c.mu.Lock()
+	c.tcb.HandleSegment(seg, c.s.clock.Now())
+	c.afterEvent()
+	c.mu.Unlock()
+}
+
+// onTimer runs when the connection's timer fires.
+func (c *TCPConn) onTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone {
+		return
+	}
+	c.timerAt = time.Time{}
+	c.tcb.HandleTimer(c.s.clock.Now())
+	c.afterEvent()
+}
+
+// afterEvent is called, with mu held, after anything that may have changed
+// the tcp.Conn: it re-arms the timer, hands a newly established passive
+// connection to its listener, forgets a closed one and wakes waiters.
+func (c *TCPConn) afterEvent() {
+	state := c.tcb.State()
+	if state == tcp.Closed {
+		c.finish()
+	} else {
+		c.armTimer()
+	}
+	if c.listener != nil && !c.queued && state != tcp.SynReceived && state != tcp.Listen {
+		c.queued = true
+		l := c.listener
+		if state == tcp.Closed {
+			// Reset before it was ever accepted: the listener forgets it.
+			l.forget(c)
+		} else {
+			l.enqueue(c)
+		}
+	}
+	c.wake()
+}
+
+// armTimer makes the connection's one clock timer match the tcp.Conn's
+// next deadline.
+func (c *TCPConn) armTimer() {
+	at, ok := c.tcb.Deadline()
+	if !ok {
+		if c.timer != nil && !c.timerAt.IsZero() {
+			c.timer.Stop()
+			c.timerAt = time.Time{}
+		}
+		return
+	}
+	if at.Equal(c.timerAt) {
+		return
+	}
+	c.timerAt = at
+	d := at.Sub(c.s.clock.Now())
+	if c.timer == nil {
+		c.timer = c.s.clock.AfterFunc(d, c.onTimer)
+	} else {
+		c.timer.Reset(d)
+	}
+}
+
+// finish removes a CLOSED connection from the stack.
+func (c *TCPConn) finish() {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.t.unregister(c)
+}
+
+// wake releases every goroutine waiting for a change.
+func (c *TCPConn) wake() {
+	if c.waitCh != nil {
+		close(c.waitCh)
+		c.waitCh = nil
+	}
+}
+
+// changed returns a channel closed at the next change (mu held).
+func (c *TCPConn) changed() <-chan struct{} {
+	if c.waitCh == nil {
+		c.waitCh = make(chan struct{})
+	}
+	return c.waitCh
+}
+
+// StateChanged implements tcp.Observer: it keeps the stack's counters.
+func (c *TCPConn) StateChanged(id tcp.FourTuple, from, to tcp.State, cause tcp.Event) {
+	ctr := &c.s.counters.tcp
+	switch {
+	case to == tcp.Established || to == tcp.CloseWait:
+		if !c.estab {
+			c.estab = true
+			ctr.currEstab.add(1)
+		}
+	case from == tcp.Established || from == tcp.CloseWait:
+		if c.estab {
+			c.estab = false
+			ctr.currEstab.add(^uint64(0))
+		}
+		if to == tcp.Closed {
+			ctr.estabResets.inc()
+		}
+	case (from == tcp.SynSent || from == tcp.SynReceived) && to == tcp.Closed:
+		ctr.attemptFails.inc()
+	}
+	if o := c.s.opts.Observer; o != nil {
+		o.StateChanged(id, from, to, cause)
+	}
+}
+
+// SegmentSent implements tcp.Observer.
+func (c *TCPConn) SegmentSent(id tcp.FourTuple, f *tcp.HeaderFields, n int, retransmission bool) {
+	if retransmission {
+		c.s.counters.tcp.retransSegs.inc()
+	}
+	if f.Flags&tcp.FlagRST != 0 {
+		c.s.counters.tcp.outRsts.inc()
+	}
+	if o := c.s.opts.Observer; o != nil {
+		o.SegmentSent(id, f, n, retransmission)
+	}
+}
+
+// SegmentReceived implements tcp.Observer.
+func (c *TCPConn) SegmentReceived(id tcp.FourTuple, seg *tcp.Segment) {
+	if o := c.s.opts.Observer; o != nil {
+		o.SegmentReceived(id, seg)
+	}
+}
+
+// Read reads data from the connection. It returns io.EOF after the peer's
+// FIN, and a *net.OpError after a reset (wrapping syscall.ECONNRESET), a
+// timeout (syscall.ETIMEDOUT) or a deadline (os.ErrDeadlineExceeded).
+func (c *TCPConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if c.closed {
+			return 0, c.opError("read", net.ErrClosed)
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		n, err := c.tcb.Read(p, c.s.clock.Now())
+		if n > 0 || err != nil {
+			c.afterEvent()
+			if err == io.EOF {
+				return n, io.EOF
+			}
+			if err != nil {
+				return n, c.opError("read", err)
+			}
+			return n, nil
+		}
+		if err := c.wait(&c.readDeadline); err != nil {
+			return 0, c.opError("read", err)
+		}
+	}
+}
+
+// Write writes all of p, waiting for room in the send buffer as needed.
+func (c *TCPConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	written := 0
+	for {
+		if c.closed {
+			return written, c.opError("write", net.ErrClosed)
+		}
+		if written == len(p) {
+			return written, nil
+		}
+		n, err := c.tcb.Write(p[written:], c.s.clock.Now())
+		written += n
+		if n > 0 || err != nil {
+			c.afterEvent()
+		}
+		if err != nil {
+			return written, c.opError("write", err)
+		}
+		if written == len(p) {
+			return written, nil
+		}
+		if err := c.wait(&c.writeDeadline); err != nil {
+			return written, c.opError("write", err)
+		}
+	}
+}
+
+// wait blocks, with mu held on entry and exit, until the connection changes
+// or the deadline passes.
+func (c *TCPConn) wait(d *deadline) error {
+	if d.expired() {
+		return os.ErrDeadlineExceeded
+	}
+	ch, dl := c.changed(), d.done()
+	c.mu.Unlock()
+	select {
+	case <-ch:
+	case <-dl:
+	case <-c.s.closed:
+	}
+	c.mu.Lock()
+	if d.expired() {
+		return os.ErrDeadlineExceeded
+	}
+	return nil
+}
+
+// Close closes the connection. By default the close is graceful: a FIN
+// follows the data still buffered, which the stack keeps sending after
+// Close returns. After SetLinger(0) it resets the connection instead; after
+// SetLinger(d) with d > 0 it waits up to d for the data to be acknowledged.
+func (c *TCPConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opError("close", net.ErrClosed)
+	}
+	c.closed = true
+	c.tcb.Close(c.s.clock.Now())
+	c.afterEvent()
+	if c.lingerAt > 0 {
+		var d deadline
+		d.c = c
+		d.set(c.s.clock.Now().Add(c.lingerAt))
+		for c.tcb.Stats().SendBuffered > 0 && c.tcb.State() != tcp.Closed {
+			if c.waitLocked(&d) != nil {
+				break
+			}
+		}
+		d.set(time.Time{})
+	}
+	c.readDeadline.set(time.Time{})
+	c.writeDeadline.set(time.Time{})
+	return nil
+}
+
+// waitLocked is wait for Close, which has already marked the conn closed.
+func (c *TCPConn) waitLocked(d *deadline) error { return c.wait(d) }
+
+// CloseRead shuts down the reading side: Read returns io.EOF, arriving
+// data is acknowledged and discarded.
+func (c *TCPConn) CloseRead() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opError("close", net.ErrClosed)
+	}
+	c.tcb.Shutdown(tcp.ShutdownRead, c.s.clock.Now())
+	c.afterEvent()
+	return nil
+}
+
+// CloseWrite shuts down the writing side: a FIN follows the buffered data
+// (a half-close), and the connection can still read.
+func (c *TCPConn) CloseWrite() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opError("close", net.ErrClosed)
+	}
+	c.tcb.Shutdown(tcp.ShutdownWrite, c.s.clock.Now())
+	c.afterEvent()
+	return nil
+}
+
+// abort resets the connection from the stack's side (Stack.Close, a failed
+// or cancelled dial).
+func (c *TCPConn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tcb.Abort(c.s.clock.Now())
+	c.afterEvent()
+}
+
+// LocalAddr returns the local address, a *net.TCPAddr.
+func (c *TCPConn) LocalAddr() net.Addr { return c.localAddr }
+
+// RemoteAddr returns the peer's address, a *net.TCPAddr.
+func (c *TCPConn) RemoteAddr() net.Addr { return c.remoteAddr }
+
+// SetDeadline sets both the read and the write deadline.
+func (c *TCPConn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the deadline for Read calls, pending ones included;
+// zero means none.
+func (c *TCPConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.readDeadline.set(t)
+	return nil
+}
+
+// SetWriteDeadline sets the deadline for Write calls; zero means none.
+func (c *TCPConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.writeDeadline.set(t)
+	return nil
+}
+
+// SetNoDelay turns the Nagle algorithm off (true, the default for Go's own
+// TCP connections is also true) or on (false).
+func (c *TCPConn) SetNoDelay(noDelay bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tcb.SetNoDelay(noDelay, c.s.clock.Now())
+	c.afterEvent()
+	return nil
+}
+
+// SetKeepAlive turns keepalive probes on or off.
+func (c *TCPConn) SetKeepAlive(on bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tcb.SetKeepAlive(on, 0, 0, 0, c.s.clock.Now())
+	c.afterEvent()
+	return nil
+}
+
+// SetKeepAlivePeriod sets both the idle time before the first probe and
+// the interval between probes, as *net.TCPConn does.
+func (c *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
+	if d <= 0 {
+		return c.opError("set", syscall.EINVAL)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg := c.tcb.Config()
+	c.tcb.SetKeepAlive(cfg.KeepAlive, d, d, 0, c.s.clock.Now())
+	c.afterEvent()
+	return nil
+}
+
+// SetLinger sets what Close does, as *net.TCPConn.SetLinger: sec < 0 (the
+// default) closes gracefully in the background; sec == 0 resets the
+// connection, discarding unsent data; sec > 0 makes Close wait up to sec
+// seconds for unsent data to be acknowledged, then close gracefully.
+func (c *TCPConn) SetLinger(sec int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case sec < 0:
+		c.tcb.SetLinger(-1)
+		c.lingerAt = 0
+	case sec == 0:
+		c.tcb.SetLinger(0)
+		c.lingerAt = 0
+	default:
+		c.tcb.SetLinger(-1)
+		c.lingerAt = time.Duration(sec) * time.Second
+	}
+	return nil
+}
+
+// State returns the connection's RFC 9293 state.
+func (c *TCPConn) State() tcp.State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tcb.State()
+}
+
+// Stats returns the connection's counters and estimates (like `ss -ti`).
+func (c *TCPConn) Stats() tcp.Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tcb.Stats()
+}
+
+// opError wraps err the way the net package does: errno values inside an
+// *os.SyscallError, all inside a *net.OpError.
+func (c *TCPConn) opError(op string, err error) error {
+	var te *tcp.Error
+	if errors.As(err, &te) {
+		err = os.NewSyscallError(op, te.Errno())
+	} else if errno, ok := err.(syscall.Errno); ok {
+		err = os.NewSyscallError(op, errno)
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.localAddr, Addr: c.remoteAddr, Err: err}
+}
+
+// deadline is a read or write deadline on the stack's clock.
+type deadline struct {
+	c     *TCPConn // whose mu guards the fields below
+	at    time.Time
+	timer clock.Timer
+	ch    chan struct{} // closed when the deadline passes; nil: no deadline
+}
+
+// set changes the deadline (c.mu held). A waiting Read or Write sees the
+// change because set wakes the connection's waiters.
+func (d *deadline) set(t time.Time) {
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	d.at = t
+	d.ch = nil
+	if !t.IsZero() {
+		ch := make(chan struct{})
+		d.ch = ch
+		if wait := t.Sub(d.c.s.clock.Now()); wait <= 0 {
+			close(ch)
+		} else {
+			d.timer = d.c.s.clock.AfterFunc(wait, func() {
+				d.c.mu.Lock()
+				if d.ch == ch {
+					close(ch)
+				}
+				d.c.mu.Unlock()
+			})
+		}
+	}
+	d.c.wake()
+}
+
+// expired reports whether the deadline has passed (c.mu held).
+func (d *deadline) expired() bool {
+	if d.ch == nil {
+		return false
+	}
+	select {
+	case <-d.ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// done returns a channel closed when the deadline passes, or nil (c.mu
+// held).
+func (d *deadline) done() <-chan struct{} { return d.ch }
