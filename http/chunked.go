@@ -54,11 +54,18 @@ type chunkedReader struct {
 	err       error
 	lim       Limits
 	trailer   nethttp.Header // filled at the end; created if nil and needed
-	hr        headReader
+	overhead  int64          // framing bytes not yet paid for by data
 }
 
+// maxChunkOverhead bounds how far chunk framing may outgrow the data it
+// frames. Each chunk line costs its length; each chunk pays back a little
+// plus twice its size. A peer sending a 1-byte chunk with 4 KiB of
+// extensions, over and over, runs out of credit quickly, while one honest
+// 1-byte chunk after another never does (the idea of Go's chunked reader).
+const maxChunkOverhead = 16 << 10
+
 func (cr *chunkedReader) reset(br *bufio.Reader, lim Limits) {
-	*cr = chunkedReader{br: br, lim: lim, hr: cr.hr}
+	*cr = chunkedReader{br: br, lim: lim}
 }
 
 func syntaxError(reason string) error {
@@ -153,6 +160,11 @@ func (cr *chunkedReader) readSizeLine() error {
 	size, rest, err := parseChunkSize(line)
 	if err != nil {
 		return err
+	}
+	cr.overhead += int64(len(line)) + 2 - 16 - 2*min(size, maxChunkOverhead)
+	cr.overhead = max(cr.overhead, 0)
+	if cr.overhead > maxChunkOverhead {
+		return syntaxError("too much chunk framing for the data")
 	}
 	if err := checkChunkExtensions(rest); err != nil {
 		return err

@@ -624,7 +624,8 @@ func parseTarget(method, target string, u *url.URL) error {
 	switch {
 	case method == "CONNECT":
 		// authority-form: uri-host ":" port (section 3.2.3)
-		if !validHost(target) || indexByte(target, ':') < 0 {
+		host, port, err := net.SplitHostPort(target)
+		if err != nil || host == "" || !validHost(target) || !validPort(port) {
 			return badRequest("CONNECT needs host:port")
 		}
 		u.Host = target
@@ -674,6 +675,12 @@ func parseTarget(method, target string, u *url.URL) error {
 	}
 	*u = *parsed
 	return nil
+}
+
+// validPort reports whether p is a decimal port number, 0 to 65535.
+func validPort(p string) bool {
+	n, ok := parseContentLength(p)
+	return ok && len(p) <= 5 && n <= 65535
 }
 
 // requestBody is a request's Body as the handler sees it. It sends
