@@ -185,6 +185,21 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		c.armKeepAlive(now)
 	}
 
+	if c.state == SynReceived && seg.Flags&FlagSYN != 0 && seg.Seq == c.irs {
+		if seg.Flags&FlagACK == 0 {
+			// The peer sent its SYN again: our SYN+ACK was lost.
+			c.sendSYN(now)
+			return
+		}
+		// Simultaneous open (Figure 7, line 6): the peer's SYN+ACK repeats
+		// the SYN we already have and acknowledges ours. The SYN is old
+		// sequence space; process the rest as an ACK.
+		trimmed := *seg
+		trimmed.Flags &^= FlagSYN
+		trimmed.Seq = trimmed.Seq.Add(1)
+		seg = &trimmed
+	}
+
 	// ---- First, check sequence number. ----
 	// A segment is acceptable if any of its sequence space falls in the
 	// receive window [RCV.NXT, RCV.NXT+RCV.WND), with the four cases of the
@@ -209,12 +224,6 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 			// (eighth step, TIME-WAIT).
 			if c.state == TimeWait && fin {
 				c.timeWaitAt = now.Add(2 * c.cfg.MSL)
-			}
-			// A retransmitted SYN in SYN-RECEIVED means our SYN+ACK was
-			// lost: send it again rather than a bare ACK.
-			if c.state == SynReceived && seg.Flags&FlagSYN != 0 && seg.Seq == c.irs {
-				c.ackNow = false
-				c.sendSYN(now)
 			}
 		}
 		return
@@ -395,7 +404,7 @@ func (c *Conn) processAck(seg *Segment, fin bool, now time.Time) bool {
 		c.ackNow = true
 		return false
 	}
-	oldWnd := c.sndWnd
+	oldWnd, oldUna := c.sndWnd, c.sndUna
 	if seg.Ack.GreaterThan(c.sndUna) {
 		c.handleNewAck(seg.Ack, now)
 	}
@@ -413,9 +422,10 @@ func (c *Conn) processAck(seg *Segment, fin bool, now time.Time) bool {
 		}
 	}
 	// Duplicate ACK, RFC 5681 section 2: no data, no SYN or FIN, same
-	// acknowledgment and window, and data outstanding.
-	if seg.Ack == c.sndUna && len(seg.Payload) == 0 && seg.Flags&(FlagSYN|FlagFIN) == 0 &&
-		c.sndWnd == oldWnd && c.sndMax != c.sndUna && c.state.synchronized() {
+	// acknowledgment and window, and data outstanding (a zero-window probe
+	// does not count as outstanding data).
+	if seg.Ack == oldUna && len(seg.Payload) == 0 && seg.Flags&(FlagSYN|FlagFIN) == 0 &&
+		c.sndWnd == oldWnd && c.sndWnd > 0 && c.sndNxt != c.sndUna && c.state.synchronized() {
 		if c.cc.onDuplicateAck(int(c.sndMax.Sub(c.sndUna))) {
 			c.stats.FastRetransmits++
 			c.retransmitOldest(now)
@@ -484,6 +494,12 @@ func (c *Conn) handleNewAck(ack Seq, now time.Time) {
 		c.rttTiming = false
 		c.rttSample(now.Sub(c.rttStart))
 	}
+	if c.retries > 0 && c.hasRTT {
+		// Progress after a timeout: drop the backoff and use the estimate
+		// again (as BSD and Linux do). Karn's rule still holds: the
+		// retransmitted segment gave no sample.
+		c.rto = c.rtoFromEstimate()
+	}
 	c.retries = 0
 	c.persistBackoff = 0
 	if c.state.synchronized() && acked > 0 {
@@ -500,7 +516,6 @@ func (c *Conn) handleNewAck(ack Seq, now time.Time) {
 // sections 2.2 and 2.3, with alpha = 1/8, beta = 1/4, K = 4, and a clock
 // granularity G of 1 ms), clamped to [MinRTO, MaxRTO] (2.4, 2.5).
 func (c *Conn) rttSample(r time.Duration) {
-	const granularity = time.Millisecond
 	r = max(r, 0)
 	if !c.hasRTT {
 		c.srtt, c.rttvar, c.hasRTT = r, r/2, true
@@ -512,7 +527,14 @@ func (c *Conn) rttSample(r time.Duration) {
 		c.rttvar = (3*c.rttvar + d) / 4
 		c.srtt = (7*c.srtt + r) / 8
 	}
-	c.rto = min(max(c.srtt+max(granularity, 4*c.rttvar), c.cfg.MinRTO), c.cfg.MaxRTO)
+	c.rto = c.rtoFromEstimate()
+}
+
+// rtoFromEstimate is RFC 6298's RTO <- SRTT + max(G, K*RTTVAR) with G = 1 ms,
+// clamped to [MinRTO, MaxRTO] (2.4, 2.5).
+func (c *Conn) rtoFromEstimate() time.Duration {
+	const granularity = time.Millisecond
+	return min(max(c.srtt+max(granularity, 4*c.rttvar), c.cfg.MinRTO), c.cfg.MaxRTO)
 }
 
 // processTextAndFIN is the seventh and eighth steps of 3.10.7.4: data that

@@ -39,7 +39,11 @@ func (c *Conn) transmit(now time.Time) {
 			c.ackNow = false // the SYN+ACK retransmission carries it
 			return
 		}
-		c.emit(c.sndNxt, FlagACK, Payload{}, false, now)
+		// A bare ACK carries SND.MAX, not SND.NXT: after a timeout SND.NXT
+		// steps back, and an ACK from behind the peer's RCV.NXT would be
+		// unacceptable to it, drawing an ACK in return, for ever (BSD does
+		// the same for this reason).
+		c.emit(c.sndMax, FlagACK, Payload{}, false, now)
 	}
 }
 
@@ -131,7 +135,7 @@ func (c *Conn) retransmitOldest(now time.Time) {
 	pending := c.sendBuf.len() - int(c.sndUna.Sub(c.sndBufSeq))
 	n := min(max(pending, 0), c.sndMSS)
 	flags := FlagACK
-	if n > 0 {
+	if n > 0 && n == pending {
 		flags |= FlagPSH
 	}
 	if c.finQueued && n == pending {

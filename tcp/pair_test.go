@@ -242,3 +242,40 @@ func TestTransferClean(t *testing.T) {
 	d := transfer(t, n, 3<<20, 2<<20, 1)
 	t.Logf("clean 3+2 MiB in %v virtual, %d segments", d, n.sent)
 }
+
+func TestTransferImpaired(t *testing.T) {
+	cases := []struct {
+		name string
+		imp  impairment
+		cfg  func(*Config)
+	}{
+		{"loss 2%", impairment{loss: 0.02, delay: 10 * time.Millisecond}, nil},
+		{"loss 10%", impairment{loss: 0.10, delay: 2 * time.Millisecond}, nil},
+		{"reorder 20%", impairment{reorder: 0.2, jitter: 8 * time.Millisecond, delay: 5 * time.Millisecond}, nil},
+		{"duplicate 10%", impairment{dup: 0.1, delay: 5 * time.Millisecond}, nil},
+		{"all at once", impairment{loss: 0.05, dup: 0.05, reorder: 0.1, jitter: 5 * time.Millisecond, delay: 3 * time.Millisecond}, nil},
+		{"small buffers, no window scale", impairment{loss: 0.03, reorder: 0.1, jitter: 3 * time.Millisecond, delay: time.Millisecond},
+			func(c *Config) {
+				c.SendBufferSize, c.ReceiveBufferSize, c.ReassemblyLimit, c.WindowScale = 8000, 6000, 3000, false
+			}},
+		{"tiny reassembly limit", impairment{loss: 0.05, reorder: 0.3, jitter: 5 * time.Millisecond, delay: time.Millisecond},
+			func(c *Config) { c.ReassemblyLimit = 1500 }},
+		{"nodelay, no delayed ack, small mss", impairment{loss: 0.02, reorder: 0.1, jitter: time.Millisecond, delay: time.Millisecond},
+			func(c *Config) { c.NoDelay, c.DelayedAck, c.MSS = true, 0, 536 }},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 3; seed++ {
+				cfg := DefaultConfig()
+				if tc.cfg != nil {
+					tc.cfg(&cfg)
+				}
+				n := newPairNet(t, cfg, cfg, tc.imp, seed*100+uint64(i))
+				d := transfer(t, n, 2<<20, 1<<20, seed)
+				sa, sb := n.a.Stats(), n.b.Stats()
+				t.Logf("seed %d: %v virtual, %d segments, retransmissions %d+%d, timeouts %d+%d, fast %d+%d",
+					seed, d, n.sent, sa.Retransmissions, sb.Retransmissions, sa.Timeouts, sb.Timeouts, sa.FastRetransmits, sb.FastRetransmits)
+			}
+		})
+	}
+}

@@ -53,9 +53,8 @@ func (r *ring) read(p []byte) int {
 func (r *ring) consume(n int) {
 	r.start = (r.start + n) % len(r.buf)
 	r.n -= n
-	if r.n == 0 {
-		r.start = 0
-	}
+	// start is not reset when the ring empties: out-of-order data may sit
+	// beyond the end at positions relative to it.
 }
 
 // extend marks n more bytes after the end as held (they were written with

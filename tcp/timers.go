@@ -127,7 +127,7 @@ func (c *Conn) armKeepAlive(now time.Time) {
 }
 
 // onKeepAliveTimeout sends a keepalive probe, RFC 1122 4.2.3.6: a segment
-// with SEG.SEQ = SND.NXT-1 and no data, which the peer must answer with an
+// with SEG.SEQ = SND.NXT-1 (SND.MAX-1 here) and no data, which the peer must answer with an
 // ACK. After KeepAliveCount unanswered probes the connection times out.
 // While data is in flight the retransmission timer watches the peer instead.
 func (c *Conn) onKeepAliveTimeout(now time.Time) {
@@ -143,7 +143,7 @@ func (c *Conn) onKeepAliveTimeout(now time.Time) {
 		return
 	}
 	c.keepAliveProbes++
-	c.emit(c.sndNxt.Add(^uint32(0)), FlagACK, Payload{}, false, now)
+	c.emit(c.sndMax.Add(^uint32(0)), FlagACK, Payload{}, false, now)
 	c.keepAliveAt = now.Add(c.cfg.KeepAliveInterval)
 }
 
