@@ -198,7 +198,6 @@ func (r *runner) match(want *Packet, got []byte) error {
 		return mismatch("urgent pointer", w.Urgent, seg.urgent())
 	}
 	if w.AnyOptions {
-		r.learnTimestamp(w, seg.options(), false)
 		return nil
 	}
 	return r.matchOptions(w, seg.options(), got)
@@ -244,14 +243,14 @@ func (r *runner) matchOptions(w *TCPSegment, gotOpts, pkt []byte) error {
 	if string(want) != string(gotOpts) {
 		return r.failf("options: expected %s, got %s: %s", formatOptions(want), formatOptions(gotOpts), r.describe(pkt))
 	}
-	r.learnTimestamp(w, gotOpts, true)
+	r.learnTimestamp(w, gotOpts)
 	return nil
 }
 
 // learnTimestamp records the offset between the stack's TS values and the
 // script's the first time both are seen.
-func (r *runner) learnTimestamp(w *TCPSegment, gotOpts []byte, matched bool) {
-	if r.flow.tsKnown || !matched {
+func (r *runner) learnTimestamp(w *TCPSegment, gotOpts []byte) {
+	if r.flow.tsKnown {
 		return
 	}
 	at := findTimestamp(gotOpts)

@@ -1,0 +1,64 @@
+package packetdrill
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMainReportsEachScript(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"a-pass.pkt":  passiveOpen,
+		"b-fail.pkt":  strings.Replace(passiveOpen, "ack 1 win 65535 <mss 1460", "ack 1 win 1000 <mss 1460", 1),
+		"c-parse.pkt": "0 close(3) =\n",
+		"notes.txt":   "not a script",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	code := CLI{NewTarget: newFakeTarget}.Main([]string{dir}, &out)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := []string{
+		"PASS " + filepath.Join(dir, "a-pass.pkt"),
+		"FAIL " + filepath.Join(dir, "b-fail.pkt") + ": line 9: > S. 0:0(0) ack 1 win 1000 <mss 1460,sackOK,eol,eol>: window: expected 1000, got 65535",
+		"FAIL " + filepath.Join(dir, "c-parse.pkt") + ": line 2:1: parse error: expected an expression, found end of file",
+		"1 passed, 2 failed",
+	}
+	if code != 1 || len(lines) != len(want) {
+		t.Fatalf("exit %d, output:\n%s", code, out.String())
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("line %d:\n got %s\nwant %s...", i, lines[i], want[i])
+		}
+	}
+
+	out.Reset()
+	if code := (CLI{NewTarget: newFakeTarget}).Main([]string{filepath.Join(dir, "a-pass.pkt")}, &out); code != 0 {
+		t.Errorf("single passing script: exit %d\n%s", code, out.String())
+	}
+	if got := out.String(); !strings.HasSuffix(got, "1 passed, 0 failed\n") {
+		t.Errorf("summary: %q", got)
+	}
+}
+
+func TestMainUsage(t *testing.T) {
+	var out bytes.Buffer
+	if code := (CLI{NewTarget: newFakeTarget}).Main(nil, &out); code != 2 || !strings.Contains(out.String(), "usage:") {
+		t.Errorf("no arguments: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := (CLI{}).Main([]string{"x.pkt"}, &out); code != 2 || !strings.Contains(out.String(), "no target") {
+		t.Errorf("no target: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := (CLI{NewTarget: newFakeTarget}).Main([]string{"/nonexistent/x.pkt"}, &out); code != 2 {
+		t.Errorf("missing file: exit %d, %q", code, out.String())
+	}
+}
