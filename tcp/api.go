@@ -179,16 +179,17 @@ type Output interface {
 
 // Observer hears what a Conn does, for traces, ladders and tests. All
 // methods are called synchronously from the Conn's methods; they must not
-// call back into the Conn.
+// call back into the Conn. Arguments are passed by value so that having an
+// Observer interface costs no allocation per segment.
 type Observer interface {
 	// StateChanged reports a transition and its cause.
 	StateChanged(id FourTuple, from, to State, cause Event)
-	// SegmentSent reports a segment the Conn just handed to Output;
+	// SegmentSent reports a segment the Conn is handing to Output;
 	// retransmission says it carries sequence space sent before.
-	SegmentSent(id FourTuple, fields *HeaderFields, payloadLen int, retransmission bool)
+	SegmentSent(id FourTuple, fields HeaderFields, payloadLen int, retransmission bool)
 	// SegmentReceived reports a segment given to HandleSegment, before it is
-	// processed.
-	SegmentReceived(id FourTuple, seg *Segment)
+	// processed. seg.Payload must not be kept after the call returns.
+	SegmentReceived(id FourTuple, seg Segment)
 }
 
 // Error is a connection error. It matches its errno with errors.Is, so

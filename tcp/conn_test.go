@@ -54,7 +54,7 @@ func TestFigure7SimultaneousOpen(t *testing.T) {
 	s.expect("SYN seq=1000")
 	s.send(HeaderFields{Seq: remoteISS, Flags: FlagSYN, Window: 8000}, "") // line 3
 	s.expectState(SynReceived)
-	s.expect("SYN|ACK seq=1000 ack=5001") // line 5
+	s.expect("SYN|ACK seq=1000 ack=5001")                                                               // line 5
 	s.send(HeaderFields{Seq: remoteISS, Ack: localISS + 1, Flags: FlagSYN | FlagACK, Window: 8000}, "") // line 6
 	s.expectState(Established)
 	s.expect()
@@ -84,7 +84,7 @@ func TestFigure8OldDuplicateSYNActiveSide(t *testing.T) {
 	s.expect("RST seq=991") // line 5
 	s.expectState(SynSent)
 	s.send(HeaderFields{Seq: 400, Ack: localISS + 1, Flags: FlagSYN | FlagACK, Window: 8000}, "") // line 7
-	s.expect("ACK seq=1001 ack=401")                                                               // line 8
+	s.expect("ACK seq=1001 ack=401")                                                              // line 8
 	s.expectState(Established)
 }
 
@@ -112,7 +112,7 @@ func TestFigure9HalfOpenDiscoveryEstablishedSide(t *testing.T) {
 	s := toState(t, Established)
 	// Line 3: the crashed peer's new SYN lands outside our window.
 	s.send(HeaderFields{Seq: 400, Flags: FlagSYN, Window: 8000}, "")
-	s.expect("ACK seq=1001 ack=5001") // line 4
+	s.expect("ACK seq=1001 ack=5001")                            // line 4
 	s.send(HeaderFields{Seq: remoteISS + 1, Flags: FlagRST}, "") // line 5
 	s.expectState(Closed)
 	if !errors.Is(s.c.Err(), ErrConnectionReset) {
@@ -482,7 +482,7 @@ func TestSenderSWSAvoidance(t *testing.T) {
 	s := toState(t, Established) // the peer offered 10000 before
 	s.ack(remoteISS+1, localISS+1, 10)
 	s.c.Write(make([]byte, 3000), s.now)
-	s.expect() // 10 bytes is below MSS and half the largest window: wait
+	s.expect()            // 10 bytes is below MSS and half the largest window: wait
 	s.advanceToDeadline() // the persist timer overrides (RFC 9293 3.8.6.2.1)
 	s.expect("ACK seq=1001 len=10")
 	s.ack(remoteISS+1, localISS+11, 6000) // full segments go; Nagle holds the tail

@@ -10,7 +10,7 @@ import "time"
 func (c *Conn) HandleSegment(seg Segment, now time.Time) {
 	c.stats.SegmentsReceived++
 	if c.obs != nil {
-		c.obs.SegmentReceived(c.id, &seg)
+		c.obs.SegmentReceived(c.id, seg)
 	}
 	switch c.state {
 	case Closed:
