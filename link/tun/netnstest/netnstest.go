@@ -20,6 +20,15 @@
 // devices created inside stay in the namespace after Do returns and can be
 // used from any goroutine. Commands (ping, curl, sysctl) run inside through
 // Command and Run, which use "ip netns exec".
+//
+// A typical root test:
+//
+//	func TestPingStack(t *testing.T) {
+//		ns := netnstest.New(t)              // skips without root
+//		ep := ns.OpenTUN("", tun.Options{}) // kernel side 198.18.0.1/24, up
+//		// ... run the stack on ep, answering for netnstest.StackAddr ...
+//		ns.Run("ping", "-c", "1", "-W", "1", netnstest.StackAddr)
+//	}
 package netnstest
 
 import (
