@@ -151,19 +151,32 @@ func TestTUNAgainstKernel(t *testing.T) {
 
 	t.Run("batched read", func(t *testing.T) {
 		conn := dialUDPInside(t, ns)
-		// Each send returns only after the kernel queued the datagram on
-		// the TUN, so all five wait there before the read starts.
 		for i := range 5 {
 			if _, err := conn.Write([]byte{'#', byte('0' + i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		r := readWithin(t, ep, 8, 5*time.Second)
-		if r.err != nil || r.n != 5 {
-			t.Fatalf("ReadPackets = %d, %v; want all 5 in one batch", r.n, r.err)
+		// Sends normally reach the TUN's queue before they return; a
+		// qdisc may defer one to a softirq for microseconds. The pause
+		// only makes "all five are waiting" near certain; the checks
+		// below hold either way except the batch size, which is why it
+		// is checked last and reported with what arrived.
+		time.Sleep(20 * time.Millisecond)
+		var got []readResult
+		total := 0
+		for total < 5 {
+			r := readWithin(t, ep, 8, 5*time.Second)
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			for i := range r.n {
+				checkUDP(t, r.pkts[i].Data, []byte{'#', byte('0' + total + i)})
+			}
+			total += r.n
+			got = append(got, r)
 		}
-		for i := range 5 {
-			checkUDP(t, r.pkts[i].Data, []byte{'#', byte('0' + i)})
+		if total != 5 || got[0].n != 5 {
+			t.Fatalf("5 datagrams waiting came in batches of %d...; want one batch of 5", got[0].n)
 		}
 	})
 
