@@ -251,7 +251,12 @@ func (f *fakeTarget) Poll(h int) PollEvents {
 	}
 }
 
-func (f *fakeTarget) State(h int) TCPState { return f.socks[h].state }
+func (f *fakeTarget) Info(h int) TCPInfo {
+	s := f.socks[h]
+	// The fake negotiates options only on its active opens.
+	on := s.state == Established && s.iss == fakeISN && s.listener == 0
+	return TCPInfo{State: s.state, Timestamps: on, WindowScale: on, SACK: on}
+}
 
 func (f *fakeTarget) Connections() []TCPState {
 	var states []TCPState

@@ -557,23 +557,69 @@ func parseSockstat(cmd string) (TCPState, int, error) {
 	return state, count, nil
 }
 
-// code runs a %{ }% snippet. Only the tcp_info state assertion the suite
-// uses is understood; packetdrill runs these in Python.
+// code runs a %{ }% snippet. packetdrill runs these in Python with the
+// socket's tcp_info in scope; the runner understands the two assertions
+// the FreeBSD suite makes: "assert tcpi_state == TCPI_..." and
+// "assert tcpi_options == EXPR" (EXPR a number or TCPI_OPT_* names joined
+// by "|", optionally in parentheses). Both look at the socket used last.
 func (r *runner) code(c *Code) error {
-	f := strings.Fields(c.Text)
-	if len(f) == 4 && f[0] == "assert" && f[1] == "tcpi_state" && f[2] == "==" {
-		want, ok := tcpiStates[f[3]]
+	text := strings.TrimSpace(c.Text)
+	rest, ok := strings.CutPrefix(text, "assert ")
+	if !ok {
+		return r.unsupportedf("code snippet")
+	}
+	field, want, ok := strings.Cut(rest, "==")
+	if !ok {
+		return r.unsupportedf("code snippet")
+	}
+	field, want = strings.TrimSpace(field), strings.TrimSpace(want)
+	if field != "tcpi_state" && field != "tcpi_options" {
+		return r.unsupportedf("assertion on %s", field)
+	}
+	e, ok := r.fds[r.lastFD]
+	if !ok {
+		return r.failf("no open socket to read tcp_info from")
+	}
+	info := r.target.Info(e.handle)
+	if field == "tcpi_state" {
+		state, ok := tcpiStates[want]
 		if !ok {
-			return r.failf("unknown state %s", f[3])
+			return r.failf("unknown state %s", want)
 		}
-		e, ok := r.fds[r.lastFD]
-		if !ok {
-			return r.failf("no open socket to read tcpi_state from")
-		}
-		if got := r.target.State(e.handle); got != want {
-			return r.failf("tcpi_state is %v, script expects %v", got, want)
+		if info.State != state {
+			return r.failf("tcpi_state is %v, script expects %v", info.State, state)
 		}
 		return nil
 	}
-	return r.unsupportedf("code snippet")
+	bits, err := tcpiOptionsValue(want)
+	if err != nil {
+		return r.failf("%v", err)
+	}
+	if got := info.optionBits(); got != bits {
+		return r.failf("tcpi_options is %#x (%+v), script expects %#x", got, info, bits)
+	}
+	return nil
+}
+
+// tcpiOptionsValue evaluates "0", "(TCPI_OPT_SACK | TCPI_OPT_WSCALE)" and
+// the like.
+func tcpiOptionsValue(expr string) (int64, error) {
+	expr = strings.TrimSpace(expr)
+	if strings.HasPrefix(expr, "(") && strings.HasSuffix(expr, ")") {
+		expr = expr[1 : len(expr)-1]
+	}
+	var bits int64
+	for _, term := range strings.Split(expr, "|") {
+		term = strings.TrimSpace(term)
+		if v, ok := tcpiOptionBits[term]; ok {
+			bits |= v
+			continue
+		}
+		v, err := strconv.ParseInt(term, 0, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cannot evaluate %q in tcpi_options", term)
+		}
+		bits |= v
+	}
+	return bits, nil
 }

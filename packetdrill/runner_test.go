@@ -73,6 +73,7 @@ const activeOpen = `
 +0 > . 1:1(0) ack 1 win 65535
 +0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
 +0 %{ assert tcpi_state == TCPI_ESTABLISHED }%
++0 %{ assert tcpi_options == (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE) }%
 `
 
 // TestActiveOpenTranslatesTimestamps: the fake only accepts a SYN-ACK that
@@ -190,6 +191,7 @@ func TestMismatchesAreReported(t *testing.T) {
 		{"errno", "= -1 EINPROGRESS (Operation now in progress)", "= -1 ECONNREFUSED (Connection refused)", 7, "errno EINPROGRESS, script expects ECONNREFUSED"},
 		{"success expected", "= -1 EINPROGRESS (Operation now in progress)", "= 0", 7, "returned -1 EINPROGRESS, script expects 0"},
 		{"state", "assert tcpi_state == TCPI_SYN_SENT", "assert tcpi_state == TCPI_ESTABLISHED", 9, "tcpi_state is SYN-SENT, script expects ESTABLISHED"},
+		{"tcpi_options", "TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK", "TCPI_OPT_ECN | TCPI_OPT_SACK", 14, "tcpi_options is 0x7"},
 		{"unexpected packet", "+0 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n", "", 8, "unexpected packet"},
 	}
 	for _, c := range cases {

@@ -69,9 +69,10 @@ type Target interface {
 	// Poll reports the socket's readiness, as poll(2) would.
 	Poll(h int) PollEvents
 
-	// State reports the TCP state of the socket's connection (RFC 9293
-	// section 3.3.2), for tcpi_state assertions.
-	State(h int) TCPState
+	// Info reports the socket's connection state and negotiated options,
+	// like getsockopt(TCP_INFO), for a script's tcpi_state and
+	// tcpi_options assertions.
+	Info(h int) TCPInfo
 	// Connections lists the state of every TCP endpoint the stack knows:
 	// sockets with a handle (listening, connecting, connected or closed)
 	// and connections that outlived their handle (TIME-WAIT, FIN-WAIT-2,
@@ -173,6 +174,37 @@ func (o SockOpt) String() string {
 		}
 	}
 	return "SockOpt(?)"
+}
+
+// TCPInfo is the part of struct tcp_info the scripts assert on.
+type TCPInfo struct {
+	// State is the connection state (RFC 9293 section 3.3.2); Closed for
+	// a socket without a connection.
+	State TCPState
+	// Options negotiated on the connection: timestamps and window scaling
+	// (RFC 7323), SACK (RFC 2018) and ECN (RFC 3168).
+	Timestamps, WindowScale, SACK, ECN bool
+}
+
+// optionBits encodes the negotiated options as tcpi_options does, with
+// FreeBSD's TCPI_OPT_* values.
+func (i TCPInfo) optionBits() int64 {
+	var bits int64
+	for _, o := range []struct {
+		on  bool
+		bit int64
+	}{{i.Timestamps, 0x01}, {i.SACK, 0x02}, {i.WindowScale, 0x04}, {i.ECN, 0x08}} {
+		if o.on {
+			bits |= o.bit
+		}
+	}
+	return bits
+}
+
+// tcpiOptionBits names the tcpi_options bits.
+var tcpiOptionBits = map[string]int64{
+	"TCPI_OPT_TIMESTAMPS": 0x01, "TCPI_OPT_SACK": 0x02,
+	"TCPI_OPT_WSCALE": 0x04, "TCPI_OPT_ECN": 0x08,
 }
 
 // TCPState is a connection state of RFC 9293 section 3.3.2.
