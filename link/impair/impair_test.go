@@ -596,3 +596,25 @@ func TestStreamsAreDistinct(t *testing.T) {
 		seen[v] = true
 	}
 }
+
+// observer is an inner endpoint that records drop reports.
+type observer struct {
+	*pipe.Endpoint
+	reasons []string
+}
+
+func (o *observer) PacketDropped(data []byte, reason string) {
+	o.reasons = append(o.reasons, reason)
+}
+
+func TestDropReportsPassThroughOnlyWhenReadsDo(t *testing.T) {
+	a, _ := pipe.New(pipe.Options{})
+	obs := &observer{Endpoint: a}
+	New(obs, Config{Write: Direction{Loss: 0.5}}, nil).PacketDropped(nil, "bad checksum")
+	imp := New(obs, Config{Read: Direction{Loss: 0.5}}, nil)
+	imp.PacketDropped(nil, "not ours") // the data would be a copy: not forwarded
+	imp.Close()
+	if !slices.Equal(obs.reasons, []string{"bad checksum"}) {
+		t.Fatalf("inner heard %q", obs.reasons)
+	}
+}
