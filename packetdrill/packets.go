@@ -75,7 +75,7 @@ func (r *runner) buildInboundTCP(p *Packet) ([]byte, error) {
 	default:
 		f.seq = r.opts.RemoteISN + t.Seq
 	}
-	if t.Flags&FlagACK != 0 && r.flow.localISNKnown {
+	if t.Flags&FlagACK != 0 {
 		f.ack = r.flow.localISN + t.Ack
 	}
 	opts, err := encodeOptions(t.Options, func(o TCPOption) uint32 {
@@ -104,10 +104,7 @@ func (r *runner) buildInboundICMP(p *Packet) ([]byte, error) {
 	if m.EchoedProto != ProtoTCP {
 		return nil, r.unsupportedf("ICMP quoting a UDP packet")
 	}
-	seq := m.EchoedSeq
-	if r.flow.localISNKnown {
-		seq += r.flow.localISN
-	}
+	seq := r.flow.localISN + m.EchoedSeq
 	quotedSeg := buildTCP(r.local, r.remote, tcpFields{
 		srcPort: r.flow.localPort, dstPort: r.flow.remotePort,
 		seq: seq, payloadLen: int(m.EchoedLen),
@@ -169,14 +166,13 @@ func (r *runner) match(want *Packet, got []byte) error {
 	// connection count from it.
 	if w.Flags&FlagSYN != 0 && w.SeqMode == SeqRelative {
 		r.flow.localISN = seg.seq() - w.Seq
-		r.flow.localISNKnown = true
 		r.flow.tsKnown = false
 	}
+	// Before the stack has sent a SYN its ISN counts as 0, as in
+	// packetdrill: a RST answering "< . 17:17(0) ack 34" to a closed port
+	// then reads "> R 34:34(0)", since the inbound ack went out raw too.
 	switch w.SeqMode {
 	case SeqRelative:
-		if !r.flow.localISNKnown {
-			return r.failf("relative sequence number before the stack sent a SYN; use N:N(0)! for an absolute one")
-		}
 		if seg.seq() != r.flow.localISN+w.Seq {
 			return mismatch("seq", w.Seq, seg.seq()-r.flow.localISN)
 		}
@@ -285,14 +281,9 @@ func (r *runner) describe(pkt []byte) string {
 	if err != nil {
 		return fmt.Sprintf("(malformed TCP: %v)", err)
 	}
-	seq := seg.seq()
-	mark := "!"
-	if r.flow.localISNKnown {
-		seq -= r.flow.localISN
-		mark = ""
-	}
+	seq := seg.seq() - r.flow.localISN
 	n := uint32(seg.payloadLen())
-	fmt.Fprintf(&b, " %d > %d %s %d:%d(%d)%s", seg.srcPort(), seg.dstPort(), FlagString(seg.flags()), seq, seq+n, n, mark)
+	fmt.Fprintf(&b, " %d > %d %s %d:%d(%d)", seg.srcPort(), seg.dstPort(), FlagString(seg.flags()), seq, seq+n, n)
 	if seg.flags()&FlagACK != 0 {
 		fmt.Fprintf(&b, " ack %d", seg.ack()-r.opts.RemoteISN)
 	}

@@ -1,6 +1,7 @@
 package packetdrill
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -55,5 +56,38 @@ func TestParseWholeSuite(t *testing.T) {
 				t.Errorf("%s: only %d events", path, len(s.Events))
 			}
 		}
+	}
+}
+
+// TestRunWholeSuiteAgainstFake runs every script against the in-test fake
+// TCP. The fake implements little, so most scripts fail; the point is that
+// each run ends in a pass or a well-formed failure that names a line of
+// the script, never in a panic or a hang.
+func TestRunWholeSuiteAgainstFake(t *testing.T) {
+	counts := map[string]int{}
+	for _, path := range suiteScripts(t) {
+		s, err := ParseFile(path, ParseOptions{Defines: []string{"STANDARD"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Run(s, RunOptions{NewTarget: newFakeTarget})
+		var f *Failure
+		switch {
+		case err == nil:
+			counts["pass"]++
+		case errors.Is(err, ErrUnsupported):
+			counts["unsupported"]++
+		case errors.As(err, &f):
+			counts["fail"]++
+			if f.Pos.Line < 1 || f.Msg == "" || f.Path != path {
+				t.Errorf("malformed failure %#v", f)
+			}
+		default:
+			t.Errorf("%s: error of type %T: %v", path, err, err)
+		}
+	}
+	t.Logf("against the fake: %v", counts)
+	if counts["unsupported"] > 10 {
+		t.Errorf("%d scripts hit unsupported features; the suite needs at most 5 (MD5, UDP encapsulation)", counts["unsupported"])
 	}
 }

@@ -115,8 +115,7 @@ type fdEntry struct {
 // clock, from the stack's own SYN or SYN-ACK.
 type flowState struct {
 	localPort, remotePort uint16
-	localISN              uint32
-	localISNKnown         bool
+	localISN              uint32 // 0 until the stack's first SYN
 	tsOffset              uint32
 	tsKnown               bool
 }
