@@ -13,9 +13,10 @@ type Script struct {
 	Path string
 	// Options are the "--name=value" lines before the first event.
 	Options []Option
-	// InitCommand is a backquoted command given before the first event
-	// without a time (packetdrill runs it before the script starts).
-	InitCommand *Command
+	// InitCommand, if not nil, is a backquoted command given before the
+	// first event without a time; packetdrill runs it before the script
+	// starts. Its Action is a *Command and its time is zero.
+	InitCommand *Event
 	// Events are the timed lines of the script, in file order.
 	Events []Event
 }

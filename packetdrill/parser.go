@@ -132,7 +132,7 @@ func (p *parser) script() (*Script, error) {
 	}
 	if t := p.peek(); t.kind == tokBackquote {
 		p.take()
-		s.InitCommand = &Command{Text: t.text}
+		s.InitCommand = &Event{Pos: t.pos, Action: &Command{Text: t.text}}
 	}
 	for p.peek().kind != tokEOF {
 		if t := p.peek(); t.kind == tokBackquote && p.peekAt(1).kind == tokEOF {

@@ -186,7 +186,7 @@ func TestParseHeaderAndCommands(t *testing.T) {
 	if _, ok := s.Option("verbose"); !ok {
 		t.Error("flag option without value lost")
 	}
-	if s.InitCommand == nil || s.InitCommand.Text != "kldload foo;\n echo bar" {
+	if ic := s.InitCommand; ic == nil || ic.Action.(*Command).Text != "kldload foo;\n echo bar" || ic.Pos != (Pos{5, 1}) {
 		t.Errorf("init command %+v", s.InitCommand)
 	}
 	if c := s.Events[0].Action.(*Command); c.Text != "sysctl -w net.inet.tcp.rfc1323=1" {

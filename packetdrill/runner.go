@@ -133,14 +133,17 @@ type runner struct {
 	s         *Script
 	opts      RunOptions
 	tolerance time.Duration
-	nonFatal  bool
-	clk       *clock.Virtual
-	epoch     time.Time
-	target    Target
-	profile   Profile
-	dirty     bool // profile changed since the last Configure
-	local     netip.Addr
-	remote    netip.Addr
+	// nonFatalSyscall and nonFatalPacket (--non_fatal=syscall,packet)
+	// record a wrong result or outbound packet and go on; the script still
+	// fails, with the first such failure.
+	nonFatalSyscall, nonFatalPacket bool
+	clk                             *clock.Virtual
+	epoch                           time.Time
+	target                          Target
+	profile                         Profile
+	dirty                           bool // profile changed since the last Configure
+	local                           netip.Addr
+	remote                          netip.Addr
 
 	fds      map[int]*fdEntry
 	lastFD   int // the socket a tcpi_state assertion looks at
@@ -222,10 +225,14 @@ func (r *runner) applyOptions() error {
 			r.profile.MTU = n
 		case "non_fatal":
 			for _, kind := range strings.Split(o.Value, ",") {
-				if kind != "syscall" && kind != "packet" {
+				switch kind {
+				case "syscall":
+					r.nonFatalSyscall = true
+				case "packet":
+					r.nonFatalPacket = true
+				default:
 					return fail("unknown non_fatal kind %q", kind)
 				}
-				r.nonFatal = true
 			}
 		case "local_ip", "remote_ip", "bind_port", "connect_port", "speed":
 			// The in-memory link has its own addresses (see DefaultLocal);
@@ -255,13 +262,13 @@ func (r *runner) unsupportedf(format string, args ...any) error {
 
 func (r *runner) run() error {
 	if r.s.InitCommand != nil {
-		return unsupportedError{&Failure{Path: r.s.Path, Pos: Pos{1, 1}, Event: r.s.InitCommand.String(), Msg: "unsupported: setup shell command"}}
+		r.ev = r.s.InitCommand
+		return r.unsupportedf("setup shell command")
 	}
 	for i := range r.s.Events {
 		r.ev = &r.s.Events[i]
 		if err := r.runEvent(r.ev); err != nil {
-			var f *Failure
-			if r.nonFatal && errors.As(err, &f) && isSyscallEvent(r.ev) {
+			if r.isNonFatal(r.ev, err) {
 				r.failures = append(r.failures, err)
 				continue
 			}
@@ -277,9 +284,20 @@ func (r *runner) run() error {
 	return nil
 }
 
-func isSyscallEvent(ev *Event) bool {
-	_, ok := ev.Action.(*Syscall)
-	return ok
+// isNonFatal reports whether the script asked (--non_fatal) to go on after
+// this kind of failure. Unsupported features always stop the script.
+func (r *runner) isNonFatal(ev *Event, err error) bool {
+	var f *Failure
+	if !errors.As(err, &f) {
+		return false
+	}
+	switch a := ev.Action.(type) {
+	case *Syscall:
+		return r.nonFatalSyscall
+	case *Packet:
+		return r.nonFatalPacket && a.Direction == Outbound
+	}
+	return false
 }
 
 // eventWindow returns the earliest and latest acceptable times of an

@@ -290,6 +290,13 @@ func TestNonFatalSyscall(t *testing.T) {
 	wantFailure(t, runScript(t, script, RunOptions{}), 4, "tcpi_state is CLOSED")
 	script = strings.Replace(script, "TCPI_LISTEN", "TCPI_CLOSED", 1)
 	wantFailure(t, runScript(t, script, RunOptions{}), 3, "SO_RCVBUF is 65536")
+
+	// --non_fatal=packet: a wrong window on line 11 is recorded, the rest
+	// of the script runs (and would fail on its own at line 13).
+	pkt := "--non_fatal=packet" + strings.Replace(activeOpen, "> . 1:1(0) ack 1 win 65535", "> . 1:1(0) ack 1 win 9", 1)
+	wantFailure(t, runScript(t, pkt, RunOptions{}), 11, "window: expected 9")
+	pkt = strings.Replace(pkt, "TCPI_ESTABLISHED", "TCPI_CLOSING", 1)
+	wantFailure(t, runScript(t, pkt, RunOptions{}), 13, "tcpi_state is ESTABLISHED")
 }
 
 func TestICMPInjection(t *testing.T) {
