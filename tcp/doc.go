@@ -1,18 +1,78 @@
 // Package tcp is tundra's Transmission Control Protocol (RFC 9293): the
-// wire format of segments and the per-connection state machine, with no I/O.
+// wire format of segments and the per-connection state machine, with no
+// I/O of its own. Package stack feeds it segments from the network and
+// calls from sockets; this package decides what TCP says back.
 //
-// The package has two halves.
+// # The wire half
 //
-// The wire half is views over bytes. ParseHeader checks a segment's lengths
-// once and returns a Header whose accessors cannot fail; ParseOptions
-// decodes the options into a fixed-size Options value; HeaderFields builds a
-// header, and Checksum/SetChecksum compute the checksum over the IPv4
-// pseudo-header. Seq is a sequence number with wraparound-safe comparisons
-// (RFC 9293 section 3.4). None of this allocates.
+// Segments are views over bytes (header.go, options.go). ParseHeader checks
+// a segment's lengths once and returns a Header whose accessors cannot fail;
+// ParseOptions decodes the options into a fixed-size Options value (SACK
+// blocks in an array), so parsing never allocates. HeaderFields is the
+// builder: Encode writes a header, Checksum and SetChecksum compute the
+// checksum over the IPv4 pseudo-header. Seq (seqnum.go) is a sequence
+// number with wraparound-safe comparisons (RFC 9293 section 3.4, RFC 1982):
+// always compare sequence numbers with its methods, never with <.
 //
-// The connection half, Conn, is sans-I/O: it never blocks, never starts a
-// goroutine and never reads a clock. The stack above it hands it inbound
-// segments and user calls together with the current time, and it answers by
-// calling Output.SendSegment and by reporting, through Deadline, the next
-// time it wants HandleTimer to be called.
+// # The connection half
+//
+// Conn (conn.go) is one connection's transmission control block. It is
+// sans-I/O: it never blocks, never starts a goroutine and never reads a
+// clock. Every method takes the current time as an argument and answers by
+// calling Output.SendSegment (the stack wraps the segment in IPv4 and sends
+// it) and by changing what Deadline reports.
+//
+// Where to find things, in the order a connection lives:
+//
+//   - Opening. Connect (conn.go) is the active open: it sends the SYN.
+//     Listen and AcceptSyn are the passive open. The three-way handshake
+//     (RFC 9293 Figure 6) continues in input.go: segmentInListen answers a
+//     SYN with SYN+ACK, segmentInSynSent answers the SYN+ACK with an ACK,
+//     and processAck completes the handshake in SYN-RECEIVED.
+//   - Segment arrival. HandleSegment (input.go) is RFC 9293 section 3.10.7
+//     ("SEGMENT ARRIVES"), step by step, with the RFC's words in the
+//     comments: segmentInClosed (3.10.7.1), segmentInListen (3.10.7.2),
+//     segmentInSynSent (3.10.7.3), and segmentInSynchronized (3.10.7.4),
+//     whose sections are headed "First, check sequence number", "Second,
+//     check the RST bit", and so on to "Eighth, check the FIN bit".
+//   - Sending. output.go decides what may be sent: the peer's window, the
+//     congestion window (congestion.go: Reno of RFC 5681 with the IW10 of
+//     RFC 6928, behind a small interface), Nagle and sender SWS avoidance.
+//     Data is never copied on the way out: Output receives slices of the
+//     send ring.
+//   - Receiving. In-order data goes into a ring buffer allocated once;
+//     out-of-order data is written straight to its final place in the same
+//     ring and tracked by a fixed table of ranges (ring.go), up to
+//     Config.ReassemblyLimit bytes. The advertised window follows receiver
+//     SWS avoidance and never shrinks.
+//   - Closing. Close and Shutdown (conn.go) queue our FIN; the FIN-WAIT,
+//     CLOSING, LAST-ACK and TIME-WAIT states are handled in processAck and
+//     processTextAndFIN (input.go). Abort sends a RST.
+//
+// # Timers without a clock
+//
+// The Conn keeps each timer (retransmission, persist, delayed ACK,
+// keepalive, FIN-WAIT-2, TIME-WAIT) as the time it falls due. After any call
+// the owner asks Deadline for the earliest one and calls HandleTimer
+// (timers.go) when that time has come, with the time it is. The stack does
+// this with its Clock; the tests do it with a virtual "now", which is why
+// every timer in this package can be tested exactly, step by step, without
+// sleeping.
+//
+// # Observing
+//
+// An Observer hears every state transition with its cause, every segment
+// sent and received, and which segments were retransmissions: enough to
+// draw the textbook ladder (see the Conn example). Stats gives the numbers
+// `ss -ti` would show. Transitions lists every arrow of the state diagram
+// (RFC 9293 Figure 5 plus resets and timeouts); the tests check each one.
+//
+// # Not yet here
+//
+// SACK (RFC 2018, 6675), RACK-TLP, CUBIC, timestamps and PAWS (RFC 7323
+// sections 3 and 5) and the RFC 5961 challenge-ACK defences are later
+// work: options are already parsed, the congestion control sits behind an
+// interface, and the RST acceptance test is one function (rstAcceptable).
+// An out-of-order FIN is dropped and taken when the peer sends it again.
+// Urgent data is not supported (RFC 6093).
 package tcp
