@@ -504,19 +504,34 @@ type Call struct {
 	Args []Expr
 }
 
+// String renders "...".
 func (Ellipsis) String() string { return "..." }
+
+// String renders the number in the base it was written in.
 func (i Int) String() string {
 	if i.Hex {
 		return fmt.Sprintf("%#x", i.Value)
 	}
 	return fmt.Sprint(i.Value)
 }
-func (w Word) String() string   { return w.Name }
+
+// String renders the symbol.
+func (w Word) String() string { return w.Name }
+
+// String renders the quoted string.
 func (s String) String() string { return fmt.Sprintf("%q", s.Value) }
-func (l List) String() string   { return "[" + joinExprs(l.Elems) + "]" }
+
+// String renders "[a, b]".
+func (l List) String() string { return "[" + joinExprs(l.Elems) + "]" }
+
+// String renders "{a, b}".
 func (s Struct) String() string { return "{" + joinExprs(s.Fields) + "}" }
+
+// String renders "a | b" or "name = value".
 func (b Binary) String() string { return b.L.String() + " " + b.Op + " " + b.R.String() }
-func (c Call) String() string   { return c.Name + "(" + joinExprs(c.Args) + ")" }
+
+// String renders "name(args)".
+func (c Call) String() string { return c.Name + "(" + joinExprs(c.Args) + ")" }
 
 func joinExprs(es []Expr) string {
 	parts := make([]string, len(es))
