@@ -179,17 +179,20 @@ type Output interface {
 
 // Observer hears what a Conn does, for traces, ladders and tests. All
 // methods are called synchronously from the Conn's methods; they must not
-// call back into the Conn. Arguments are passed by value so that having an
-// Observer interface costs no allocation per segment.
+// call back into the Conn. Pointer arguments point at scratch space inside
+// the Conn (so that observing costs no allocation per segment): copy what
+// must outlive the call.
 type Observer interface {
 	// StateChanged reports a transition and its cause.
 	StateChanged(id FourTuple, from, to State, cause Event)
 	// SegmentSent reports a segment the Conn is handing to Output;
 	// retransmission says it carries sequence space sent before.
-	SegmentSent(id FourTuple, fields HeaderFields, payloadLen int, retransmission bool)
+	// fields points into the Conn and is valid only during the call.
+	SegmentSent(id FourTuple, fields *HeaderFields, payloadLen int, retransmission bool)
 	// SegmentReceived reports a segment given to HandleSegment, before it is
-	// processed. seg.Payload must not be kept after the call returns.
-	SegmentReceived(id FourTuple, seg Segment)
+	// processed. seg points into the Conn and is valid only during the call;
+	// seg.Payload must not be kept either.
+	SegmentReceived(id FourTuple, seg *Segment)
 }
 
 // Error is a connection error. It matches its errno with errors.Is, so

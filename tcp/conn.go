@@ -80,6 +80,13 @@ type Conn struct {
 	rtxAt, persistAt, delAckAt, keepAliveAt, finWait2At, timeWaitAt time.Time
 
 	stats Stats
+
+	// observed is where the Observer's pointer arguments point, so that
+	// passing them through the interface does not allocate.
+	observed struct {
+		fields  HeaderFields
+		segment Segment
+	}
 }
 
 // NewConn returns a connection in the CLOSED state for the four-tuple id,

@@ -91,8 +91,8 @@ type states struct{ name string }
 func (s states) StateChanged(id tcp.FourTuple, from, to tcp.State, cause tcp.Event) {
 	fmt.Printf("    %s: %v -> %v (%v)\n", s.name, from, to, cause)
 }
-func (states) SegmentSent(tcp.FourTuple, tcp.HeaderFields, int, bool) {}
-func (states) SegmentReceived(tcp.FourTuple, tcp.Segment)             {}
+func (states) SegmentSent(tcp.FourTuple, *tcp.HeaderFields, int, bool) {}
+func (states) SegmentReceived(tcp.FourTuple, *tcp.Segment)             {}
 
 // Two Conns back to back: the three-way handshake, one exchange of data and
 // the close of RFC 9293 Figure 12, driven by hand with a virtual clock.

@@ -57,8 +57,8 @@ func (l *transitionLog) StateChanged(id FourTuple, from, to State, cause Event) 
 	l.seen = append(l.seen, tr)
 	exercised[tr] = true
 }
-func (l *transitionLog) SegmentSent(FourTuple, HeaderFields, int, bool) {}
-func (l *transitionLog) SegmentReceived(FourTuple, Segment)             {}
+func (l *transitionLog) SegmentSent(FourTuple, *HeaderFields, int, bool) {}
+func (l *transitionLog) SegmentReceived(FourTuple, *Segment)             {}
 
 // stepper drives one Conn.
 type stepper struct {

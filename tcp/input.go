@@ -10,7 +10,9 @@ import "time"
 func (c *Conn) HandleSegment(seg Segment, now time.Time) {
 	c.stats.SegmentsReceived++
 	if c.obs != nil {
-		c.obs.SegmentReceived(c.id, seg)
+		c.observed.segment = seg
+		c.obs.SegmentReceived(c.id, &c.observed.segment)
+		c.observed.segment = Segment{} // do not keep the payload alive
 	}
 	switch c.state {
 	case Closed:

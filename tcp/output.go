@@ -235,7 +235,8 @@ func (c *Conn) sendFields(f HeaderFields, payload Payload, retrans bool) {
 		c.stats.Retransmissions++
 	}
 	if c.obs != nil {
-		c.obs.SegmentSent(c.id, f, payload.Len(), retrans)
+		c.observed.fields = f
+		c.obs.SegmentSent(c.id, &c.observed.fields, payload.Len(), retrans)
 	}
 	c.out.SendSegment(c.id, f, payload)
 }

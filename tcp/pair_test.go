@@ -285,8 +285,17 @@ func TestTransferImpaired(t *testing.T) {
 // verify. It reports the throughput of the TCP core on one CPU and checks
 // that the steady state allocates nothing per segment.
 func BenchmarkBulkTransfer(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchmarkBulk(b, false) })
+	b.Run("observed", func(b *testing.B) { benchmarkBulk(b, true) })
+}
+
+func benchmarkBulk(b *testing.B, observed bool) {
 	cfg := DefaultConfig()
 	n := newPairNet(b, cfg, cfg, impairment{}, 1)
+	if observed {
+		n.a.SetObserver(&transitionLog{})
+		n.b.SetObserver(&transitionLog{})
+	}
 	n.b.Listen()
 	n.a.Connect(n.now)
 	for n.a.State() != Established || n.b.State() != Established {
