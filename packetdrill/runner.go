@@ -365,6 +365,13 @@ func (r *runner) step(limit time.Duration) error {
 	if r.steps > maxSteps {
 		return r.failf("target timers keep firing at %v without time passing", r.now())
 	}
+	// Stop at the next timer, and just past the time a blocked call
+	// should have returned by, so that an overdue call is caught then.
+	if len(r.pending) > 0 {
+		if overdue := r.nextPendingDue() + time.Nanosecond; overdue > r.now() {
+			limit = min(limit, overdue)
+		}
+	}
 	to := r.epoch.Add(limit)
 	if d, ok := r.clk.NextDeadline(); ok && !d.After(to) {
 		to = d

@@ -344,3 +344,27 @@ func (r recordingTarget) Inject(p []byte) error {
 	*r.log = append(*r.log, append([]byte(nil), p...))
 	return r.fakeTarget.Inject(p)
 }
+
+// TestBlockingAcceptAndRead: calls on blocking sockets stay pending while
+// later events run, and return when a packet makes them ready.
+func TestBlockingAcceptAndRead(t *testing.T) {
+	const script = `
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0...0.200 accept(3, ..., ...) = 4
++0.1 < S 0:0(0) win 32792 <mss 1000>
++0 > S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,eol,eol>
++0.1 < . 1:1(0) ack 1 win 32792
+0.200...0.500 read(4, ..., 1000) = 1000
+0.5 < P. 1:1001(1000) ack 1 win 32792
++0 > . 1:1(0) ack 1001 win 65535
+`
+	if err := runScript(t, script, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	early := strings.Replace(script, "0.200...0.500 read", "0.200...0.400 read", 1)
+	wantFailure(t, runScript(t, early, RunOptions{}), 9, "call still blocked at 404.000001ms, expected to return at 400ms")
+	short := strings.Replace(script, "read(4, ..., 1000) = 1000", "read(4, ..., 1000) = 999", 1)
+	wantFailure(t, runScript(t, short, RunOptions{}), 9, "returned 1000, script expects 999")
+}
