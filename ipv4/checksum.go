@@ -8,19 +8,11 @@ import (
 // The Internet checksum (RFC 1071) is the 16-bit one's complement of the one's
 // complement sum of the data taken as big-endian 16-bit words, with a zero
 // byte appended when the length is odd. IPv4, ICMP, TCP and UDP all use it.
-//
-// The functions here split the work in two steps, so that a sum can be built
-// from pieces (a pseudo-header, a TCP header, a payload in another buffer):
-//
-//	sum := PseudoHeaderChecksum(ProtocolUDP, src, dst, length) // partial sum
-//	sum = Checksum(udpHeader, sum)                           // partial sum
-//	sum = Checksum(payload, sum)                             // partial sum
-//	field := Fold(sum)                                       // final value
-//
-// A partial sum is a uint32 that Checksum always returns folded into 16 bits,
-// so partial sums can also simply be added together (a uint32 holds the sum of
-// 65537 of them) and folded once at the end. Every piece except the last must
-// have an even length, or Combine must be told the length: see Combine.
+// The work is split in two steps so that a sum can be built from pieces:
+// Checksum returns a partial sum (a uint32, always folded to at most 0xffff,
+// so partial sums can also be added and folded once), and Fold turns the
+// final partial sum into the value of a checksum field. The package
+// documentation shows the pattern.
 
 // Checksum adds the bytes of b, as big-endian 16-bit words, to the partial sum
 // initial in one's complement arithmetic, and returns the new partial sum,

@@ -37,4 +37,17 @@
 // Building is separate: HeaderFields.Encode writes a header with its
 // checksum, and the Build functions write ICMP messages. Neither parsing nor
 // building allocates.
+//
+// Checksums in pieces. Checksum returns a partial sum, not a finished
+// checksum, so that a sum can run over pieces that are not contiguous in
+// memory, as TCP's does (pseudo-header, header, payload):
+//
+//	sum := ipv4.PseudoHeaderChecksum(ipv4.ProtocolTCP, src, dst, length)
+//	sum = ipv4.Checksum(tcpHeader, sum)
+//	sum = ipv4.Checksum(payload, sum)
+//	checksumField := ipv4.Fold(sum)
+//
+// Every piece but the last must have an even length; otherwise sum the
+// pieces apart and join them with Combine. A receiver sums everything,
+// checksum field included, and checks that Fold gives 0.
 package ipv4

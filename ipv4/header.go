@@ -104,7 +104,8 @@ var (
 	// ErrHeaderLength: IHL is below 5, or the header it announces is longer
 	// than the packet.
 	ErrHeaderLength = errors.New("ipv4: invalid header length (IHL)")
-	// ErrTotalLength: Total Length is smaller than the header.
+	// ErrTotalLength: Total Length is smaller than the header (or, from
+	// SetTotalLength, larger than the view).
 	ErrTotalLength = errors.New("ipv4: total length smaller than the header")
 	// ErrTruncated: Total Length is larger than the bytes received; the
 	// packet was cut short on the way.
@@ -151,7 +152,7 @@ type Header struct {
 // Bytes after Total Length (link-layer padding) are not part of the view.
 // The checksum is not verified here: call ChecksumValid, so that a stack can
 // count bad checksums apart from malformed headers. Options are not
-// interpreted (see Options). ParseHeader does not allocate.
+// interpreted (see Options and CheckOptions). ParseHeader does not allocate.
 func ParseHeader(b []byte) (Header, error) {
 	totalLength, err := checkHeader(b)
 	if err != nil {
