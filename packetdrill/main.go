@@ -39,8 +39,9 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 	var defines defineFlags
 	fset.Var(&defines, "D", "define `NAME` for #ifdef in scripts (repeatable; default STANDARD)")
 	tolerance := fset.Duration("tolerance", 0, "timing tolerance, overriding each script's --tolerance_usecs")
+	verbose := fset.Bool("v", false, "print a trace of every event before each script's result")
 	fset.Usage = func() {
-		fmt.Fprintln(stdout, "usage: packetdrill [-D NAME]... [-tolerance D] SCRIPT|DIR...")
+		fmt.Fprintln(stdout, "usage: packetdrill [-v] [-D NAME]... [-tolerance D] SCRIPT|DIR...")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil {
@@ -64,7 +65,11 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 	}
 	passed, failed := 0, 0
 	for _, path := range paths {
-		err := c.runFile(path, defines, *tolerance)
+		var trace io.Writer
+		if *verbose {
+			trace = stdout
+		}
+		err := c.runFile(path, defines, *tolerance, trace)
 		if err == nil {
 			passed++
 			fmt.Fprintf(stdout, "PASS %s\n", path)
@@ -80,12 +85,12 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 	return 0
 }
 
-func (c CLI) runFile(path string, defines []string, tolerance time.Duration) error {
+func (c CLI) runFile(path string, defines []string, tolerance time.Duration, trace io.Writer) error {
 	s, err := ParseFile(path, ParseOptions{Defines: defines})
 	if err != nil {
 		return err
 	}
-	return Run(s, RunOptions{NewTarget: c.NewTarget, Profile: c.Profile, Tolerance: tolerance})
+	return Run(s, RunOptions{NewTarget: c.NewTarget, Profile: c.Profile, Tolerance: tolerance, Trace: trace})
 }
 
 // reason shortens an error for the one-line report: the path is already

@@ -3,6 +3,7 @@ package packetdrill
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -54,6 +55,11 @@ type RunOptions struct {
 	// AnyTimeLimit is how long, in virtual time, the runner waits for an
 	// outbound packet whose time is "*"; zero means 10 minutes.
 	AnyTimeLimit time.Duration
+	// Trace, if not nil, receives one line per event as it happens: the
+	// virtual time, the packet the stack actually sent (with numbers made
+	// relative like the script's), the injected packet, or the call and
+	// what it returned.
+	Trace io.Writer
 }
 
 // Failure explains why a script failed: the event, where it is in the
@@ -145,16 +151,17 @@ type runner struct {
 	local                           netip.Addr
 	remote                          netip.Addr
 
-	fds      map[int]*fdEntry
-	lastFD   int // the socket a tcpi_state assertion looks at
-	flow     flowState
-	out      []observed
-	pending  []*pendingCall
-	lastTime time.Duration // base of relative times
-	ipID     uint16
-	steps    int
-	ev       *Event // the event being run, for messages
-	failures []error
+	fds         map[int]*fdEntry
+	lastFD      int // the socket a tcpi_state assertion looks at
+	flow        flowState
+	out         []observed
+	pending     []*pendingCall
+	lastTime    time.Duration // base of relative times
+	ipID        uint16
+	steps       int
+	ev          *Event // the event being run, for messages
+	failures    []error
+	lastMatched []byte // the outbound packet matched last, for the trace
 	// valueMismatch is set by a getsockopt whose value differs from the
 	// script's; checkReturn reports it.
 	valueMismatch string
@@ -330,6 +337,7 @@ func (r *runner) runEvent(ev *Event) error {
 			return err
 		}
 		r.lastTime = at
+		r.tracef(at, "%s", r.describe(r.lastMatched))
 		return nil
 	}
 	if nominal < r.now() {
@@ -347,15 +355,25 @@ func (r *runner) runEvent(ev *Event) error {
 	r.lastTime = nominal
 	switch a := ev.Action.(type) {
 	case *Packet:
+		r.tracef(nominal, "%s", a)
 		return r.inject(a)
 	case *Syscall:
 		return r.syscall(ev, a)
 	case *Command:
+		r.tracef(nominal, "%s", a)
 		return r.command(a)
 	case *Code:
+		r.tracef(nominal, "%s", a)
 		return r.code(a)
 	}
 	return r.failf("unknown event")
+}
+
+// tracef writes one trace line stamped with a virtual time.
+func (r *runner) tracef(at time.Duration, format string, args ...any) {
+	if r.opts.Trace != nil {
+		fmt.Fprintf(r.opts.Trace, "%10.6f %s\n", at.Seconds(), fmt.Sprintf(format, args...))
+	}
 }
 
 // step advances the clock to at most limit: to the next timer deadline if
@@ -454,6 +472,7 @@ func (r *runner) expectPacket(want *Packet, lo, hi time.Duration) (time.Duration
 	}
 	o := r.out[0]
 	r.out = r.out[1:]
+	r.lastMatched = o.pkt
 	if o.at < lo {
 		return 0, r.failf("packet sent at %v, too early: expected %v..%v: %s", o.at, lo, hi, r.describe(o.pkt))
 	}

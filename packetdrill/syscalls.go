@@ -3,6 +3,7 @@ package packetdrill
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -31,6 +32,7 @@ func (r *runner) syscall(ev *Event, sc *Syscall) error {
 	}
 	ret, errno, blocked := attempt()
 	if !blocked {
+		r.traceReturn(start, sc, ret, errno)
 		if err := r.checkReturn(sc, ret, errno); err != nil {
 			return err
 		}
@@ -42,8 +44,22 @@ func (r *runner) syscall(ev *Event, sc *Syscall) error {
 	if !sc.Blocking {
 		return r.failf("call blocked; the script expects it to return at once (write ...END before the call if it should block)")
 	}
+	r.tracef(start, "%s(...) blocks", sc.Name)
 	r.pending = append(r.pending, &pendingCall{ev: ev, sc: sc, started: start, due: due, attempt: attempt})
 	return r.settle()
+}
+
+// traceReturn traces a call's actual result.
+func (r *runner) traceReturn(at time.Duration, sc *Syscall, ret int64, errno syscall.Errno) {
+	args := make([]string, len(sc.Args))
+	for i, a := range sc.Args {
+		args[i] = a.String()
+	}
+	res := fmt.Sprint(ret)
+	if errno != 0 {
+		res += " " + errnoName(errno)
+	}
+	r.tracef(at, "%s(%s) = %s", sc.Name, strings.Join(args, ", "), res)
 }
 
 func absDuration(d time.Duration) time.Duration {
@@ -68,6 +84,7 @@ func (r *runner) pollPending() (bool, error) {
 		r.pending = append(r.pending[:i], r.pending[i+1:]...)
 		saved := r.ev
 		r.ev = p.ev
+		r.traceReturn(r.now(), p.sc, ret, errno)
 		err := r.checkReturn(p.sc, ret, errno)
 		if err == nil && absDuration(r.now()-p.due) > r.tolerance {
 			err = r.failf("returned at %v, script expects %v (tolerance %v)", r.now(), p.due, r.tolerance)
