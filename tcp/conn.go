@@ -47,6 +47,9 @@ type Conn struct {
 	recvBuf  ring // in-order data not yet read, then out-of-order data
 	ooo      outOfOrder
 	finRecvd bool
+	// An out-of-order FIN: processed when RCV.NXT reaches finSeq.
+	finPending bool
+	finSeq     Seq
 
 	offerWS      bool // we offer window scaling in our SYN
 	wsNegotiated bool // both SYNs carried window scale (RFC 7323 2.2)
@@ -120,6 +123,7 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.sndMSS = min(c.peerMSS, c.cfg.MSS)
 	c.irs, c.rcvNxt, c.rcvRight = 0, 0, 0
 	c.ooo.reset()
+	c.finPending = false
 	c.rto = c.cfg.InitialRTO
 	c.hasRTT, c.rttTiming, c.retries, c.synRetransmitted = false, false, 0, false
 	c.reno = *newReno(c.sndMSS)

@@ -373,11 +373,25 @@ func TestFINOutOfOrderWaits(t *testing.T) {
 	s.expectState(Established)
 	s.take()
 	s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 1, Flags: FlagACK, Window: 8000}, "abc")
-	s.expect("ACK ack=5007")
-	// The FIN was dropped with its segment's place in the queue; the peer
-	// retransmits it.
-	s.send(HeaderFields{Seq: remoteISS + 7, Ack: localISS + 1, Flags: FlagACK | FlagFIN, Window: 8000}, "")
+	// The gap is filled: the remembered FIN is processed too.
 	s.expect("ACK ack=5008")
+	s.expectState(CloseWait)
+	buf := make([]byte, 10)
+	if n, _ := s.c.Read(buf, s.now); string(buf[:n]) != "abcdef" {
+		t.Fatalf("read %q", buf[:n])
+	}
+	if _, err := s.c.Read(buf, s.now); err != io.EOF {
+		t.Fatalf("after the data: %v", err)
+	}
+}
+
+func TestBareFINOutOfOrder(t *testing.T) {
+	s := toState(t, Established)
+	s.send(HeaderFields{Seq: remoteISS + 4, Ack: localISS + 1, Flags: FlagACK | FlagFIN, Window: 8000}, "")
+	s.expect("ACK ack=5001")
+	s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 1, Flags: FlagACK, Window: 8000}, "ab")
+	s.expectState(Established) // one byte still missing
+	s.send(HeaderFields{Seq: remoteISS + 3, Ack: localISS + 1, Flags: FlagACK, Window: 8000}, "c")
 	s.expectState(CloseWait)
 }
 

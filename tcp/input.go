@@ -281,7 +281,7 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 	if seg.Flags&FlagACK == 0 {
 		return
 	}
-	if !c.processAck(seg, fin, now) {
+	if !c.processAck(seg, fin && seq == c.rcvNxt, now) {
 		return
 	}
 
@@ -376,8 +376,9 @@ func (c *Conn) returnToListen() {
 }
 
 // processAck is the fifth step of 3.10.7.4 ("check the ACK field") for each
-// state. It reports whether processing should go on to the later steps.
-func (c *Conn) processAck(seg *Segment, fin bool, now time.Time) bool {
+// state. finInOrder says the segment carries a FIN the eighth step will
+// process. It reports whether processing should go on to the later steps.
+func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 	if c.state == SynReceived {
 		// "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and
 		// continue processing with the variables below set to: SND.WND <-
@@ -441,7 +442,7 @@ func (c *Conn) processAck(seg *Segment, fin bool, now time.Time) bool {
 		// FIN segment is now acknowledged, then enter FIN-WAIT-2 and
 		// continue processing in that state." If this segment also carries
 		// the peer's FIN, the eighth step goes straight to TIME-WAIT.
-		if ourFINAcked && !(fin && seg.Seq.Add(uint32(len(seg.Payload))) == c.rcvNxt) {
+		if ourFINAcked && !finInOrder {
 			c.setState(FinWait2, EventRecvACKOfFIN)
 			if c.appClosed {
 				c.armFinWait2(now)
@@ -562,18 +563,31 @@ func (c *Conn) processTextAndFIN(seq Seq, payload []byte, fin bool, now time.Tim
 				c.enterClosed(EventRecvDataAfterClose, ErrConnectionReset)
 				return
 			}
-			c.receiveData(seq, payload, now)
+			if !c.receiveData(seq, payload, now) {
+				fin = false // the data before the FIN was not all kept
+			}
 		}
 	}
 
 	// ---- Eighth, check the FIN bit. ----
 	// "Do not process the FIN if the state is CLOSED, LISTEN, or SYN-SENT
-	// since the SEG.SEQ cannot be validated." Only a FIN at RCV.NXT (all
-	// data before it received) is processed; an out-of-order FIN is dropped
-	// with its segment's tail and comes again.
-	if !fin || seq.Add(uint32(len(payload))) != c.rcvNxt {
+	// since the SEG.SEQ cannot be validated." A FIN is processed when all
+	// data before it has been received: at once if it is in order (or it
+	// completes a gap to an earlier out-of-order FIN), or else remembered
+	// until the gap before it is filled.
+	if fin {
+		finSeq := seq.Add(uint32(len(payload)))
+		if finSeq != c.rcvNxt {
+			if c.state == Established || c.state == FinWait1 || c.state == FinWait2 {
+				c.finPending, c.finSeq = true, finSeq
+				c.ackNow = true // out of order: a duplicate ACK at once
+			}
+			return
+		}
+	} else if !c.finPending || c.finSeq != c.rcvNxt {
 		return
 	}
+	c.finPending = false
 	// "If the FIN bit is set, signal the user "connection closing" and
 	// return any pending RECEIVEs with same message, advance RCV.NXT over
 	// the FIN, and send an acknowledgment for the FIN."
@@ -610,15 +624,17 @@ func (c *Conn) processTextAndFIN(seq Seq, payload []byte, fin bool, now time.Tim
 // out-of-order ranges it now reaches; out-of-order data is kept, up to
 // Config.ReassemblyLimit, at its final place in the ring. It decides
 // between a delayed and an immediate ACK (RFC 9293 3.8.6.3, RFC 5681 4.2).
-func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) {
+// It reports whether all of payload was kept.
+func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) bool {
 	if c.readShut {
 		// Nobody will read it: acknowledge in-order data and drop it.
+		c.ackNow = true
 		if seq == c.rcvNxt {
 			c.rcvNxt = c.rcvNxt.Add(uint32(len(payload)))
 			c.rcvRight = MaxSeq(c.rcvRight, c.rcvNxt)
+			return true
 		}
-		c.ackNow = true
-		return
+		return false
 	}
 	off := int(seq.Sub(c.rcvNxt))
 	if off > 0 {
@@ -628,18 +644,19 @@ func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) {
 		room := c.cfg.ReassemblyLimit - c.ooo.bytes
 		if room <= 0 {
 			c.stats.OutOfOrderDropped++
-			return
+			return false
 		}
-		if len(payload) > room {
-			payload = payload[:room]
+		kept := min(len(payload), room)
+		if _, ok := c.ooo.add(seq, seq.Add(uint32(kept))); !ok {
 			c.stats.OutOfOrderDropped++
+			return false
 		}
-		if _, ok := c.ooo.add(seq, seq.Add(uint32(len(payload)))); !ok {
+		c.recvBuf.writeAt(c.recvBuf.len()+off, payload[:kept])
+		if kept < len(payload) {
 			c.stats.OutOfOrderDropped++
-			return
+			return false
 		}
-		c.recvBuf.writeAt(c.recvBuf.len()+off, payload)
-		return
+		return true
 	}
 	filledHole := c.ooo.n > 0
 	c.recvBuf.writeAt(c.recvBuf.len(), payload)
@@ -665,6 +682,7 @@ func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) {
 	case c.delAckAt.IsZero():
 		c.delAckAt = now.Add(c.cfg.DelayedAck)
 	}
+	return true
 }
 
 func (c *Conn) enterTimeWait(cause Event, now time.Time) {

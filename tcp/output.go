@@ -112,6 +112,7 @@ func (c *Conn) sendRange(seq Seq, n int, flags Flags, now time.Time) {
 		c.rttTiming, c.rttSeq, c.rttStart = true, end, now // time one segment per RTT
 	}
 	c.emit(seq, flags, Payload{First: a, Second: b}, retrans, now)
+	c.lastSend = now
 	c.stats.BytesSent += int64(n)
 	c.sndNxt = MaxSeq(c.sndNxt, end)
 	c.sndMax = MaxSeq(c.sndMax, end)
@@ -221,9 +222,6 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 	}
 	if flags&FlagACK != 0 {
 		c.ackNow, c.unackedBytes, c.delAckAt = false, 0, time.Time{}
-	}
-	if flags&FlagRST == 0 {
-		c.lastSend = now
 	}
 	c.sendFields(f, payload, retrans)
 }
