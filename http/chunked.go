@@ -332,10 +332,8 @@ func (cw chunkedWriter) Write(p []byte) (int, error) {
 		// A zero-size chunk would end the body.
 		return 0, nil
 	}
-	var size [18]byte
-	b := strconv.AppendUint(size[:0], uint64(len(p)), 16)
-	b = append(b, '\r', '\n')
-	if _, err := cw.bw.Write(b); err != nil {
+	writeHex(cw.bw, uint64(len(p)))
+	if _, err := cw.bw.WriteString("\r\n"); err != nil {
 		return 0, err
 	}
 	n, err := cw.bw.Write(p)
@@ -383,6 +381,28 @@ func writeField(bw *bufio.Writer, name, value string) {
 	bw.WriteString("\r\n")
 }
 
+// writeHex writes n in lower-case hexadecimal. It goes byte by byte
+// because a stack array handed to bufio.Writer.Write escapes to the heap,
+// and this runs once per chunk.
+func writeHex(bw *bufio.Writer, n uint64) {
+	const digits = "0123456789abcdef"
+	shift := 60
+	for shift > 0 && n>>shift == 0 {
+		shift -= 4
+	}
+	for ; shift >= 0; shift -= 4 {
+		bw.WriteByte(digits[(n>>shift)&0xf])
+	}
+}
+
+// writeDecimal writes n >= 0 in decimal, without allocating.
+func writeDecimal(bw *bufio.Writer, n int64) {
+	if n >= 10 {
+		writeDecimal(bw, n/10)
+	}
+	bw.WriteByte(byte('0' + n%10))
+}
+
 // String forms of status codes for status lines, computed once.
 var statusLines = func() map[int]string {
 	m := make(map[int]string)
@@ -400,11 +420,9 @@ func writeStatusLine(bw *bufio.Writer, code int) {
 		bw.WriteString(s)
 		return
 	}
-	var b [32]byte
-	line := append(b[:0], "HTTP/1.1 "...)
-	line = strconv.AppendInt(line, int64(code), 10)
-	line = append(line, " status code "...)
-	line = strconv.AppendInt(line, int64(code), 10)
-	line = append(line, "\r\n"...)
-	bw.Write(line)
+	bw.WriteString("HTTP/1.1 ")
+	writeDecimal(bw, int64(code))
+	bw.WriteString(" status code ")
+	writeDecimal(bw, int64(code))
+	bw.WriteString("\r\n")
 }

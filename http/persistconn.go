@@ -227,9 +227,8 @@ func (pc *persistConn) writeHead(req *nethttp.Request, c *Client) (framing, int6
 	}
 	switch f {
 	case framingLength:
-		var n [20]byte
 		bw.WriteString("Content-Length: ")
-		bw.Write(appendContentLength(n[:0], length))
+		writeDecimal(bw, length)
 		bw.WriteString("\r\n")
 	case framingChunked:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")

@@ -163,8 +163,8 @@ func (w *response) write(p []byte, s string) (int, error) {
 func (w *response) writeBody(p []byte, s string) error {
 	bw := w.c.bw
 	if w.framing == framingChunked && len(p)+len(s) > 0 {
-		var size [18]byte
-		bw.Write(append(appendHex(size[:0], uint64(len(p)+len(s))), '\r', '\n'))
+		writeHex(bw, uint64(len(p)+len(s)))
+		bw.WriteString("\r\n")
 		bw.Write(p)
 		bw.WriteString(s)
 		_, err := bw.WriteString("\r\n")
@@ -175,21 +175,6 @@ func (w *response) writeBody(p []byte, s string) error {
 	}
 	_, err := bw.WriteString(s)
 	return err
-}
-
-func appendHex(dst []byte, n uint64) []byte {
-	const digits = "0123456789abcdef"
-	if n == 0 {
-		return append(dst, '0')
-	}
-	var b [16]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = digits[n&0xf]
-		n >>= 4
-	}
-	return append(dst, b[i:]...)
 }
 
 // commit decides the framing and the connection's fate and writes the
@@ -265,9 +250,8 @@ func (w *response) commit(final bool) {
 	}
 	switch w.framing {
 	case framingLength:
-		var n [20]byte
 		bw.WriteString("Content-Length: ")
-		bw.Write(appendContentLength(n[:0], w.declared))
+		writeDecimal(bw, w.declared)
 		bw.WriteString("\r\n")
 	case framingChunked:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")

@@ -467,8 +467,7 @@ func (c *conn) writeErrorResponse(status int, reason string) {
 	body = append(body, '\n')
 	writeStatusLine(c.bw, status)
 	c.bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ")
-	var n [20]byte
-	c.bw.Write(appendContentLength(n[:0], int64(len(body))))
+	writeDecimal(c.bw, int64(len(body)))
 	c.bw.WriteString("\r\n\r\n")
 	c.bw.Write(body)
 	c.bw.Flush()
@@ -740,6 +739,6 @@ func (b *requestBody) Close() error {
 
 // framingFailed reports whether reading the body found a protocol error.
 func (b *requestBody) framingFailed() bool {
-	var ce *chunkError
-	return errors.As(b.err, &ce) || b.err == io.ErrUnexpectedEOF
+	_, isChunkError := b.err.(*chunkError)
+	return isChunkError || b.err == io.ErrUnexpectedEOF
 }
