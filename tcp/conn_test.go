@@ -1060,3 +1060,48 @@ func TestStateAndEventNames(t *testing.T) {
 		}
 	}
 }
+
+// ---- Options changed on an open connection ----
+
+func TestSetNoDelayFlushes(t *testing.T) {
+	s := toState(t, Established)
+	s.c.Write([]byte("a"), s.now)
+	s.c.Write([]byte("b"), s.now)
+	s.expect("PSH|ACK seq=1001 len=1") // "b" held by Nagle
+	s.c.SetNoDelay(true, s.now)
+	s.expect("PSH|ACK seq=1002 len=1")
+	if !s.c.Config().NoDelay {
+		t.Fatal("Config does not show the change")
+	}
+}
+
+func TestSetKeepAlive(t *testing.T) {
+	s := toState(t, Established)
+	if _, ok := s.c.Deadline(); ok {
+		t.Fatal("no timer should run on an idle connection without keepalive")
+	}
+	s.c.SetKeepAlive(true, 5*time.Second, time.Second, 2, s.now)
+	if d := s.advanceToDeadline(); d != 5*time.Second {
+		t.Fatalf("first probe after %v", d)
+	}
+	s.expect("ACK seq=1000")
+	s.c.SetKeepAlive(false, 0, 0, 0, s.now)
+	if _, ok := s.c.Deadline(); ok {
+		t.Fatal("keepalive still armed after turning it off")
+	}
+	if cfg := s.c.Config(); cfg.KeepAliveIdle != 5*time.Second || cfg.KeepAliveCount != 2 {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+func TestSetLinger(t *testing.T) {
+	s := toState(t, Established)
+	s.c.SetLinger(0)
+	s.c.Close(s.now)
+	s.expect("RST|ACK seq=1001")
+	s = toState(t, Established)
+	s.c.SetLinger(0)
+	s.c.SetLinger(-1)
+	s.c.Close(s.now)
+	s.expect("FIN|ACK seq=1001")
+}
