@@ -78,6 +78,7 @@ type Conn struct {
 	// Persist and keepalive.
 	persistBackoff  int
 	keepAliveProbes int
+	lastHeard       time.Time // when the last segment passed the sequence test
 
 	// Timers: the zero time means off.
 	rtxAt, persistAt, delAckAt, keepAliveAt, finWait2At, timeWaitAt time.Time

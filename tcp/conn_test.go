@@ -1105,3 +1105,29 @@ func TestSetLinger(t *testing.T) {
 	s.c.Close(s.now)
 	s.expect("FIN|ACK seq=1001")
 }
+
+func TestWindowClosedWithDataInFlightDoesNotTimeOut(t *testing.T) {
+	s := toState(t, Established)
+	s.c.cfg.MaxRetries = 2
+	s.c.Write(make([]byte, 1000), s.now)
+	s.expect("PSH|ACK seq=1001 len=1000")
+	s.ack(remoteISS+1, localISS+1, 0) // the receiver shrinks its window to zero
+	for range 10 {
+		s.advanceToDeadline()
+		s.expect("PSH|ACK seq=1001 len=1000") // the retransmission probes the window
+		s.ack(remoteISS+1, localISS+1, 0)     // answered: still zero, but alive
+	}
+	s.expectState(Established)
+	s.ack(remoteISS+1, localISS+1001, 5000)
+	if st := s.c.Stats(); st.BytesInFlight != 0 || st.SendWindow != 5000 {
+		t.Fatalf("after the window opens: %+v", st)
+	}
+	// A silent peer still times out.
+	s.c.Write(make([]byte, 10), s.now)
+	for s.c.State() == Established {
+		s.advanceToDeadline()
+	}
+	if !errors.Is(s.c.Err(), ErrTimeout) {
+		t.Fatalf("err %v", s.c.Err())
+	}
+}

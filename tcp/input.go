@@ -220,6 +220,7 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 			// sent into our zero window still acknowledges our data and
 			// may update the peer's window.
 			if seg.Seq == c.rcvNxt && seg.Flags&(FlagACK|FlagSYN) == FlagACK && c.state.synchronized() {
+				c.lastHeard = now
 				c.processAck(seg, false, now)
 			}
 			// A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait
@@ -230,6 +231,7 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		}
 		return
 	}
+	c.lastHeard = now
 	// "In the following it is assumed that the segment is the idealized
 	// segment that begins at RCV.NXT and does not exceed the window."
 	// Trim what lies before RCV.NXT (already received) and after the

@@ -72,11 +72,20 @@ func (c *Conn) onRetransmitTimeout(now time.Time) {
 	if c.state == SynSent || c.state == SynReceived {
 		limit = c.cfg.SynRetries
 	}
-	if c.retries >= limit {
+	// A peer that keeps answering with a zero window is alive: our
+	// retransmissions are window probes then, and RFC 9293 3.8.6.1 says the
+	// connection must stay open "as long as the receiving TCP continues to
+	// send acknowledgments in response to the probe segments". They are not
+	// counted (Linux does the same), unless the peer has been silent for
+	// MaxRTO.
+	zeroWindowProbe := c.sndWnd == 0 && c.state.synchronized() && now.Sub(c.lastHeard) < c.cfg.MaxRTO
+	if c.retries >= limit && !zeroWindowProbe {
 		c.enterClosed(EventRetransmitTimeout, ErrTimeout)
 		return
 	}
-	c.retries++
+	if !zeroWindowProbe {
+		c.retries++
+	}
 	c.rto = min(2*c.rto, c.cfg.MaxRTO) // 5.5: back off the timer
 	if c.state.synchronized() {
 		c.cc.onRetransmitTimeout(int(c.sndMax.Sub(c.sndUna)))
