@@ -14,6 +14,13 @@ type Config struct {
 	// (RFC 9293 3.7.1). The stack derives it from the link MTU: MTU - 40.
 	// It also caps what we send. Default 1460.
 	MSS int
+	// GSOMaxSize, when larger than the MSS, lets the Conn hand Output
+	// segments of up to this many payload bytes (rounded down to a multiple
+	// of SendMSS), to be cut into MSS-sized segments by segmentation
+	// offload (link.GSOTCPv4 with GSOSize = Conn.SendMSS). Windows, Nagle
+	// and congestion control still count in MSS-sized segments, and
+	// retransmissions are one MSS. Default 0: one MSS per segment.
+	GSOMaxSize int
 	// SendBufferSize is the send ring's size in bytes: data written and not
 	// yet acknowledged. Allocated once. Default 256 KiB.
 	SendBufferSize int

@@ -1131,3 +1131,21 @@ func TestWindowClosedWithDataInFlightDoesNotTimeOut(t *testing.T) {
 		t.Fatalf("err %v", s.c.Err())
 	}
 }
+
+func TestSegmentationOffloadSuperSegments(t *testing.T) {
+	cfg := testConfig()
+	cfg.GSOMaxSize = 64000
+	s := establishedActive(t, cfg) // peer window 10000, cwnd 10000
+	if s.c.SendMSS() != 1000 {
+		t.Fatalf("SendMSS %d", s.c.SendMSS())
+	}
+	s.c.Write(make([]byte, 12500), s.now)
+	s.expect("ACK seq=1001 len=10000") // ten MSS in one segment for the link to cut
+	s.ack(remoteISS+1, localISS+1+4500, 10000)
+	// Usable 4500, 2500 bytes left: Nagle holds the 500-byte tail while
+	// data is in flight, so only the full-sized pieces go.
+	s.expect("ACK seq=11001 len=2000")
+	// A retransmission is one MSS.
+	s.advanceToDeadline()
+	s.expect("ACK seq=5501 len=1000")
+}

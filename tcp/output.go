@@ -70,10 +70,19 @@ func (c *Conn) sendData(now time.Time) {
 		}
 		inFlight := int(c.sndNxt.Sub(c.sndUna))
 		usable := min(c.sndWnd, c.cc.window()) - inFlight
-		n := min(pending, c.sndMSS, max(usable, 0))
+		n := min(pending, c.maxSegmentPayload(), max(usable, 0))
 		if pending > 0 && n <= 0 {
 			c.armPersistIfIdle(now)
 			break
+		}
+		if n > c.sndMSS && n%c.sndMSS != 0 {
+			// A super-segment for offload: keep the pieces full-sized unless
+			// this is the end of the data and Nagle would let a short
+			// segment go.
+			nagleAllows := c.cfg.NoDelay || inFlight == 0 || c.finQueued
+			if n < pending || !nagleAllows {
+				n -= n % c.sndMSS
+			}
 		}
 		if n < pending || (pending > 0 && n < c.sndMSS) {
 			// A segment shorter than the MSS, or one that leaves data behind.
@@ -97,6 +106,20 @@ func (c *Conn) sendData(now time.Time) {
 		}
 	}
 }
+
+// maxSegmentPayload is the most payload one segment handed to Output may
+// carry: the MSS, or with segmentation offload a multiple of it.
+func (c *Conn) maxSegmentPayload() int {
+	if c.cfg.GSOMaxSize > c.sndMSS {
+		return c.cfg.GSOMaxSize / c.sndMSS * c.sndMSS
+	}
+	return c.sndMSS
+}
+
+// SendMSS returns the effective send MSS: the smaller of the peer's MSS
+// option (536 without one) and Config.MSS. With Config.GSOMaxSize it is the
+// GSOSize to cut super-segments into.
+func (c *Conn) SendMSS() int { return c.sndMSS }
 
 // sendRange sends n bytes of the send buffer starting at seq, with flags
 // (FIN adds one to the sequence space), advancing SND.NXT and SND.MAX, and

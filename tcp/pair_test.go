@@ -333,3 +333,11 @@ func benchmarkBulk(b *testing.B, observed bool) {
 	}
 	b.ReportMetric(float64(n.sent-segsBefore)/float64(b.N), "segments/op")
 }
+
+func TestTransferWithSegmentationOffload(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.GSOMaxSize = 65000
+	n := newPairNet(t, cfg, DefaultConfig(), impairment{loss: 0.01, delay: 2 * time.Millisecond}, 7)
+	d := transfer(t, n, 3<<20, 1<<20, 7)
+	t.Logf("with GSO on one side: %v virtual, %d segments", d, n.sent)
+}
