@@ -64,7 +64,9 @@ func (c *Conn) sendData(now time.Time) {
 	for {
 		offset := int(c.sndNxt.Sub(c.sndBufSeq))
 		pending := c.sendBuf.len() - offset
-		finToSend := c.finQueued && !c.finSent()
+		// The FIN goes (again) when SND.NXT has not passed it: after a
+		// timeout SND.NXT steps back before it.
+		finToSend := c.finQueued && c.sndNxt.LessThanEq(c.dataEnd())
 		if pending <= 0 && !finToSend {
 			break
 		}
