@@ -1154,8 +1154,8 @@ func TestGoBackNResendsFIN(t *testing.T) {
 	s := toState(t, Established)
 	s.c.Write(make([]byte, 2000), s.now)
 	s.c.Close(s.now)
-	s.expect("ACK seq=1001 len=1000", "FIN|PSH|ACK seq=2001 len=1000")
-	s.advanceToDeadline() // both lost: resend from SND.UNA, one segment (cwnd 1 MSS)
+	s.expect("ACK seq=1001 len=1000", "PSH|ACK seq=2001 len=1000", "FIN|ACK seq=3001 len=0")
+	s.advanceToDeadline() // all lost: resend from SND.UNA, one segment (cwnd 1 MSS)
 	s.expect("ACK seq=1001 len=1000")
 	s.ack(remoteISS+1, localISS+1001, 10000)
 	s.expect("FIN|PSH|ACK seq=2001 len=1000") // the rest goes again, FIN included
