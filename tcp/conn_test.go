@@ -600,6 +600,11 @@ func TestRetransmissionTimerRFC6298(t *testing.T) {
 	if st := s.c.Stats(); st.Timeouts != 4 || st.Retransmissions != 3 {
 		t.Fatalf("timeouts %d retransmissions %d", st.Timeouts, st.Retransmissions)
 	}
+	st = s.c.Stats()
+	if s.log.retransmissions != 3 || s.log.sent != st.SegmentsSent || s.log.received != st.SegmentsReceived {
+		t.Fatalf("observer saw %d sent (%d retransmitted), %d received; stats say %d, %d",
+			s.log.sent, s.log.retransmissions, s.log.received, st.SegmentsSent, st.SegmentsReceived)
+	}
 }
 
 func TestKarnNoSampleFromRetransmission(t *testing.T) {

@@ -47,7 +47,9 @@ func (r *recorder) SendSegment(id FourTuple, f HeaderFields, p Payload) {
 // transitionLog is an Observer recording transitions (also into the global
 // coverage set used by TestEveryTransitionExercised).
 type transitionLog struct {
-	seen []Transition
+	seen            []Transition
+	sent, received  int
+	retransmissions int
 }
 
 var exercised = map[Transition]bool{}
@@ -57,8 +59,13 @@ func (l *transitionLog) StateChanged(id FourTuple, from, to State, cause Event) 
 	l.seen = append(l.seen, tr)
 	exercised[tr] = true
 }
-func (l *transitionLog) SegmentSent(FourTuple, *HeaderFields, int, bool) {}
-func (l *transitionLog) SegmentReceived(FourTuple, *Segment)             {}
+func (l *transitionLog) SegmentSent(_ FourTuple, _ *HeaderFields, _ int, retransmission bool) {
+	l.sent++
+	if retransmission {
+		l.retransmissions++
+	}
+}
+func (l *transitionLog) SegmentReceived(FourTuple, *Segment) { l.received++ }
 
 // stepper drives one Conn.
 type stepper struct {

@@ -26,16 +26,17 @@ type impairment struct {
 }
 
 type pairNet struct {
-	t      testing.TB
-	now    time.Time
-	rng    *rand.Rand
-	imp    impairment
-	queue  []packet
-	a, b   *Conn
-	sent   int
-	free   [][]byte // recycled packet buffers
-	ladder []string // optional textbook trace
-	trace  bool
+	t       testing.TB
+	now     time.Time
+	rng     *rand.Rand
+	imp     impairment
+	queue   []packet
+	a, b    *Conn
+	sent    int
+	free    [][]byte // recycled packet buffers
+	bufSize int      // capacity of a packet buffer
+	ladder  []string // optional textbook trace
+	trace   bool
 }
 
 type pairOutput struct {
@@ -51,7 +52,7 @@ func (o *pairOutput) SendSegment(id FourTuple, f HeaderFields, p Payload) {
 	if k := len(n.free); k > 0 {
 		buf, n.free = n.free[k-1][:0], n.free[:k-1]
 	} else {
-		buf = make([]byte, 0, 2048)
+		buf = make([]byte, 0, n.bufSize)
 	}
 	hl := f.Len()
 	buf = buf[:hl]
@@ -77,7 +78,8 @@ func (o *pairOutput) SendSegment(id FourTuple, f HeaderFields, p Payload) {
 }
 
 func newPairNet(t testing.TB, cfgA, cfgB Config, imp impairment, seed uint64) *pairNet {
-	n := &pairNet{t: t, now: epoch, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b9)), imp: imp}
+	n := &pairNet{t: t, now: epoch, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b9)), imp: imp,
+		bufSize: MaxHeaderLen + max(cfgA.MSS, cfgB.MSS, cfgA.GSOMaxSize, cfgB.GSOMaxSize)}
 	idA := FourTuple{LocalAddr: localAddr, RemoteAddr: remoteAddr, LocalPort: 40000, RemotePort: 80}
 	idB := FourTuple{LocalAddr: remoteAddr, RemoteAddr: localAddr, LocalPort: 80, RemotePort: 40000}
 	n.a = NewConn(cfgA, idA, Seq(seed*7919), &pairOutput{n: n, peer: &n.b, src: localAddr, dst: remoteAddr})
@@ -219,6 +221,10 @@ func transfer(t testing.TB, n *pairNet, sizeA, sizeB int, seed uint64) time.Dura
 	if sides[1].got.Sum() != sha256.Sum256(dataA) || sides[0].got.Sum() != sha256.Sum256(dataB) {
 		t.Fatalf("data differs: a->b %d/%d bytes, b->a %d/%d", sides[1].received, sizeA, sides[0].received, sizeB)
 	}
+	if sa, sb := n.a.Stats(), n.b.Stats(); sa.BytesAcked != int64(sizeA) || sb.BytesReceived != int64(sizeA) ||
+		sb.BytesAcked != int64(sizeB) || sa.BytesReceived != int64(sizeB) || sa.BytesSent < int64(sizeA) {
+		t.Fatalf("byte counters: a %+v\nb %+v", sa, sb)
+	}
 	return n.now.Sub(start)
 }
 
@@ -290,7 +296,18 @@ func BenchmarkBulkTransfer(b *testing.B) {
 }
 
 func benchmarkBulk(b *testing.B, observed bool) {
+	benchmarkBulkConfig(b, DefaultConfig(), observed)
+}
+
+// BenchmarkBulkTransferGSO is the same with 64 KB super-segments, as a
+// stack with segmentation offload sends them (Config.GSOMaxSize).
+func BenchmarkBulkTransferGSO(b *testing.B) {
 	cfg := DefaultConfig()
+	cfg.GSOMaxSize = 65000
+	benchmarkBulkConfig(b, cfg, false)
+}
+
+func benchmarkBulkConfig(b *testing.B, cfg Config, observed bool) {
 	n := newPairNet(b, cfg, cfg, impairment{}, 1)
 	if observed {
 		n.a.SetObserver(&transitionLog{})
