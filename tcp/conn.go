@@ -252,15 +252,15 @@ func (c *Conn) sendSYN(now time.Time) {
 // full (wait for Writable to grow). Writing in SYN-SENT or SYN-RECEIVED
 // queues the data until the connection is established.
 func (c *Conn) Write(p []byte, now time.Time) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	if c.writeShut {
 		return 0, ErrClosedForWriting
 	}
 	switch c.state {
 	case SynSent, SynReceived, Established, CloseWait:
 	case Closed, Listen:
-		if c.err != nil {
-			return 0, c.err
-		}
 		return 0, ErrNotConnected
 	default:
 		return 0, ErrClosedForWriting
@@ -276,14 +276,11 @@ func (c *Conn) Write(p []byte, now time.Time) (int, error) {
 // after a reset or timeout. When reading opens the window by enough
 // (receiver SWS avoidance, 3.8.6.2.2), it sends a window update at once.
 func (c *Conn) Read(p []byte, now time.Time) (int, error) {
-	if c.readShut {
-		return 0, io.EOF
-	}
-	if c.recvBuf.len() == 0 {
+	if c.recvBuf.len() == 0 || c.readShut {
 		switch {
 		case c.err != nil:
 			return 0, c.err
-		case c.finRecvd:
+		case c.finRecvd || c.readShut:
 			return 0, io.EOF
 		case c.state == Closed || c.state == Listen:
 			return 0, ErrNotConnected

@@ -1014,6 +1014,12 @@ func TestAbortInEachState(t *testing.T) {
 		if !errors.Is(s.c.Err(), syscall.ECONNABORTED) {
 			t.Fatalf("%v: err %v", st, s.c.Err())
 		}
+		if _, err := s.c.Read(make([]byte, 1), s.now); !errors.Is(err, ErrConnectionAborted) {
+			t.Fatalf("%v: Read after Abort: %v", st, err)
+		}
+		if _, err := s.c.Write([]byte("x"), s.now); !errors.Is(err, ErrConnectionAborted) {
+			t.Fatalf("%v: Write after Abort: %v", st, err)
+		}
 	}
 }
 
