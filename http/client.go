@@ -144,6 +144,7 @@ func (c *Client) Do(req *nethttp.Request) (*nethttp.Response, error) {
 	for redirects := 0; ; redirects++ {
 		resp, err := c.send(ctx, req)
 		if err != nil {
+			closeBody(req) // as net/http does: the body is ours once Do is called
 			cancel()
 			return nil, &url.Error{Op: urlOp(req.Method), URL: req.URL.String(), Err: err}
 		}

@@ -59,6 +59,10 @@ type Server struct {
 
 	// DisableKeepAlives closes every connection after one response.
 	DisableKeepAlives bool
+	// DisableGeneralOptionsHandler passes "OPTIONS *" requests to Handler.
+	// By default the server answers them itself with 200 and an empty body,
+	// as net/http does, since routers cannot match "*".
+	DisableGeneralOptionsHandler bool
 	// DisableRequestReuse gives each request a freshly allocated Request,
 	// URL and Header, for handlers that keep them after returning.
 	DisableRequestReuse bool
@@ -162,6 +166,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	for c := range s.conns {
 		c.rwc.Close()
+		c.cancelCtx() // handlers watching r.Context() learn of it now
 	}
 	s.mu.Unlock()
 	return err
@@ -380,7 +385,7 @@ func (c *conn) serve() {
 		}
 		if c.readTimeout > 0 {
 			c.rwc.SetReadDeadline(headStart.Add(c.readTimeout))
-		} else if c.readHeaderTimeout > 0 {
+		} else if c.readHeaderTimeout > 0 || c.idleTimeout > 0 {
 			c.rwc.SetReadDeadline(time.Time{})
 		}
 		if c.writeTimeout > 0 {
@@ -411,9 +416,13 @@ func (c *conn) serve() {
 	}
 }
 
+// setReadDeadline sets the read deadline d from now, or clears it when d
+// is zero (no limit), so that one stage's deadline never leaks into the next.
 func (c *conn) setReadDeadline(d time.Duration) {
 	if d > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(d))
+	} else if c.readHeaderTimeout > 0 || c.idleTimeout > 0 || c.readTimeout > 0 {
+		c.rwc.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -438,7 +447,7 @@ func (c *conn) serveRequest(req *nethttp.Request) (keepGoing bool) {
 			}
 		}
 	}()
-	c.handler().ServeHTTP(w, req)
+	c.handler(req).ServeHTTP(w, req)
 	if c.hijacked {
 		return false
 	}
@@ -446,11 +455,23 @@ func (c *conn) serveRequest(req *nethttp.Request) (keepGoing bool) {
 	return !w.closeAfter
 }
 
-func (c *conn) handler() nethttp.Handler {
+func (c *conn) handler(req *nethttp.Request) nethttp.Handler {
+	if req.RequestURI == "*" && req.Method == "OPTIONS" && !c.srv.DisableGeneralOptionsHandler {
+		return generalOptionsHandler{}
+	}
 	if c.srv.Handler != nil {
 		return c.srv.Handler
 	}
 	return nethttp.DefaultServeMux
+}
+
+// generalOptionsHandler answers "OPTIONS *", a question about the server as
+// a whole (RFC 9110 section 9.3.7), with 200 and no body.
+type generalOptionsHandler struct{}
+
+func (generalOptionsHandler) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(nethttp.StatusOK)
 }
 
 // writeErrorResponse answers a request the server itself refuses. The

@@ -746,3 +746,37 @@ func TestServerTrailerOnRequest(t *testing.T) {
 		t.Fatalf("got %q", body)
 	}
 }
+
+func TestServerOptionsAsterisk(t *testing.T) {
+	_, addr := startServer(t, echoPath)
+	rc := dialRaw(t, addr)
+	rc.send("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp, body := rc.response("OPTIONS"); resp.StatusCode != 200 || body != "" || resp.ContentLength != 0 {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	_, addr = startServer(t, echoPath, func(s *Server) { s.DisableGeneralOptionsHandler = true })
+	rc = dialRaw(t, addr)
+	rc.send("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")
+	if _, body := rc.response("OPTIONS"); body != "OPTIONS *" {
+		t.Fatalf("handler saw %q", body)
+	}
+}
+
+func TestServerCloseCancelsRequestContext(t *testing.T) {
+	entered := make(chan struct{})
+	returned := make(chan struct{})
+	s, addr := startServer(t, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		close(entered)
+		<-r.Context().Done()
+		close(returned)
+	}))
+	rc := dialRaw(t, addr)
+	rc.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	<-entered
+	s.Close()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("request context not cancelled by Close")
+	}
+}
