@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 )
 
 // CLI is the command-line front end behind "tundra packetdrill". It holds
@@ -40,8 +39,9 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 	fset.Var(&defines, "D", "define `NAME` for #ifdef in scripts (repeatable; default STANDARD)")
 	tolerance := fset.Duration("tolerance", 0, "timing tolerance, overriding each script's --tolerance_usecs")
 	verbose := fset.Bool("v", false, "print a trace of every event before each script's result")
+	keepGoing := fset.Bool("k", false, "keep going after a failed check, to count every difference (the script still fails)")
 	fset.Usage = func() {
-		fmt.Fprintln(stdout, "usage: packetdrill [-v] [-D NAME]... [-tolerance D] SCRIPT|DIR...")
+		fmt.Fprintln(stdout, "usage: packetdrill [-v] [-k] [-D NAME]... [-tolerance D] SCRIPT|DIR...")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil {
@@ -69,7 +69,7 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 		if *verbose {
 			trace = stdout
 		}
-		err := c.runFile(path, defines, *tolerance, trace)
+		err := c.runFile(path, RunOptions{Tolerance: *tolerance, Trace: trace, KeepGoing: *keepGoing}, defines)
 		if err == nil {
 			passed++
 			fmt.Fprintf(stdout, "PASS %s\n", path)
@@ -85,12 +85,13 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 	return 0
 }
 
-func (c CLI) runFile(path string, defines []string, tolerance time.Duration, trace io.Writer) error {
+func (c CLI) runFile(path string, opts RunOptions, defines []string) error {
 	s, err := ParseFile(path, ParseOptions{Defines: defines})
 	if err != nil {
 		return err
 	}
-	return Run(s, RunOptions{NewTarget: c.NewTarget, Profile: c.Profile, Tolerance: tolerance, Trace: trace})
+	opts.NewTarget, opts.Profile = c.NewTarget, c.Profile
+	return Run(s, opts)
 }
 
 // reason shortens an error for the one-line report: the path is already
@@ -106,6 +107,9 @@ func reason(path string, err error) string {
 			msg += f.Event + ": "
 		}
 		msg += f.Msg
+		if f.Later > 0 {
+			msg += fmt.Sprintf(" (and %d later failures)", f.Later)
+		}
 	case errors.As(err, &perr):
 		msg = fmt.Sprintf("line %d:%d: parse error: %s", perr.Pos.Line, perr.Pos.Col, perr.Msg)
 	}

@@ -60,6 +60,11 @@ type RunOptions struct {
 	// relative like the script's), the injected packet, or the call and
 	// what it returned.
 	Trace io.Writer
+	// KeepGoing runs the script to its end after a failed check, as if
+	// every check were --non_fatal, to show every difference at once. The
+	// script still fails: Run returns the first failure, with Later
+	// counting the ones after it. Unsupported features still stop it.
+	KeepGoing bool
 }
 
 // Failure explains why a script failed: the event, where it is in the
@@ -69,14 +74,21 @@ type Failure struct {
 	Pos   Pos
 	Event string
 	Msg   string
+	// Later counts further failures found after this one, with
+	// RunOptions.KeepGoing or --non_fatal.
+	Later int
 }
 
 // Error formats the failure on one line: "path:line: event: message".
 func (f *Failure) Error() string {
-	if f.Event == "" {
-		return fmt.Sprintf("%s:%d: %s", f.Path, f.Pos.Line, f.Msg)
+	msg := f.Msg
+	if f.Later > 0 {
+		msg += fmt.Sprintf(" (and %d later failures)", f.Later)
 	}
-	return fmt.Sprintf("%s:%d: %s: %s", f.Path, f.Pos.Line, f.Event, f.Msg)
+	if f.Event == "" {
+		return fmt.Sprintf("%s:%d: %s", f.Path, f.Pos.Line, msg)
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", f.Path, f.Pos.Line, f.Event, msg)
 }
 
 // ErrUnsupported marks failures caused by a script feature the runner or
@@ -159,9 +171,9 @@ type runner struct {
 	lastTime    time.Duration // base of relative times
 	ipID        uint16
 	steps       int
-	ev          *Event // the event being run, for messages
-	failures    []error
-	lastMatched []byte // the outbound packet matched last, for the trace
+	ev          *Event     // the event being run, for messages
+	failures    []*Failure // recorded by non-fatal checks
+	lastMatched []byte     // the outbound packet matched last, for the trace
 	// valueMismatch is set by a getsockopt whose value differs from the
 	// script's; checkReturn reports it.
 	valueMismatch string
@@ -275,29 +287,53 @@ func (r *runner) run() error {
 	for i := range r.s.Events {
 		r.ev = &r.s.Events[i]
 		if err := r.runEvent(r.ev); err != nil {
-			if r.isNonFatal(r.ev, err) {
-				r.failures = append(r.failures, err)
+			if f := r.nonFatal(r.ev, err); f != nil {
+				r.failures = append(r.failures, f)
+				r.tracef(r.now(), "FAIL line %d: %s", f.Pos.Line, f.Msg)
 				continue
 			}
-			return err
+			return r.withLater(err)
 		}
 	}
 	if err := r.finish(); err != nil {
-		return err
+		return r.withLater(err)
 	}
 	if len(r.failures) > 0 {
-		return r.failures[0]
+		return r.withLater(nil)
 	}
 	return nil
 }
 
-// isNonFatal reports whether the script asked (--non_fatal) to go on after
-// this kind of failure. Unsupported features always stop the script.
-func (r *runner) isNonFatal(ev *Event, err error) bool {
-	var f *Failure
-	if !errors.As(err, &f) {
-		return false
+// withLater returns the first failure recorded by a non-fatal check, with
+// the count of those after it (err included), or err if there was none.
+func (r *runner) withLater(err error) error {
+	if len(r.failures) == 0 {
+		return err
 	}
+	first := r.failures[0]
+	first.Later = len(r.failures) - 1
+	if err != nil {
+		first.Later++
+	}
+	return first
+}
+
+// nonFatal returns the failure if the script asked (--non_fatal, or
+// RunOptions.KeepGoing) to go on after it, and nil if it ends the script.
+// Unsupported features always end it.
+func (r *runner) nonFatal(ev *Event, err error) *Failure {
+	var f *Failure
+	if _, unsupported := err.(unsupportedError); unsupported || !errors.As(err, &f) {
+		return nil
+	}
+	if r.opts.KeepGoing || r.isNonFatalKind(ev) {
+		return f
+	}
+	return nil
+}
+
+// isNonFatalKind reports whether --non_fatal covers this event's kind.
+func (r *runner) isNonFatalKind(ev *Event) bool {
 	switch a := ev.Action.(type) {
 	case *Syscall:
 		return r.nonFatalSyscall

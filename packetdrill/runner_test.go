@@ -285,18 +285,31 @@ func TestNonFatalSyscall(t *testing.T) {
 		"0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n" +
 		"+0 getsockopt(3, SOL_SOCKET, SO_RCVBUF, [1], [4]) = 0\n" +
 		"+0 %{ assert tcpi_state == TCPI_LISTEN }%\n"
-	// The tcpi_state failure on line 4 is fatal; the getsockopt one on
-	// line 3 is reported only if nothing fatal happens.
-	wantFailure(t, runScript(t, script, RunOptions{}), 4, "tcpi_state is CLOSED")
+	// The getsockopt failure on line 3 is recorded and the script goes
+	// on; the tcpi_state failure on line 4 is fatal. The first is
+	// reported, counting the other.
+	err := runScript(t, script, RunOptions{})
+	wantFailure(t, err, 3, "SO_RCVBUF is 65536")
+	if f := err.(*Failure); f.Later != 1 {
+		t.Errorf("later = %d, want 1", f.Later)
+	}
 	script = strings.Replace(script, "TCPI_LISTEN", "TCPI_CLOSED", 1)
-	wantFailure(t, runScript(t, script, RunOptions{}), 3, "SO_RCVBUF is 65536")
+	err = runScript(t, script, RunOptions{})
+	wantFailure(t, err, 3, "SO_RCVBUF is 65536")
+	if f := err.(*Failure); f.Later != 0 {
+		t.Errorf("later = %d, want 0", f.Later)
+	}
 
 	// --non_fatal=packet: a wrong window on line 11 is recorded, the rest
 	// of the script runs (and would fail on its own at line 13).
 	pkt := "--non_fatal=packet" + strings.Replace(activeOpen, "> . 1:1(0) ack 1 win 65535", "> . 1:1(0) ack 1 win 9", 1)
 	wantFailure(t, runScript(t, pkt, RunOptions{}), 11, "window: expected 9")
 	pkt = strings.Replace(pkt, "TCPI_ESTABLISHED", "TCPI_CLOSING", 1)
-	wantFailure(t, runScript(t, pkt, RunOptions{}), 13, "tcpi_state is ESTABLISHED")
+	err = runScript(t, pkt, RunOptions{})
+	wantFailure(t, err, 11, "window: expected 9")
+	if f := err.(*Failure); f.Later != 1 {
+		t.Errorf("later = %d, want 1 (the fatal tcpi_state failure)", f.Later)
+	}
 }
 
 func TestICMPInjection(t *testing.T) {
@@ -367,4 +380,23 @@ func TestBlockingAcceptAndRead(t *testing.T) {
 	wantFailure(t, runScript(t, early, RunOptions{}), 9, "call still blocked at 404.000001ms, expected to return at 400ms")
 	short := strings.Replace(script, "read(4, ..., 1000) = 1000", "read(4, ..., 1000) = 999", 1)
 	wantFailure(t, runScript(t, short, RunOptions{}), 9, "returned 1000, script expects 999")
+}
+
+// TestKeepGoing: every difference is counted, the first is reported.
+func TestKeepGoing(t *testing.T) {
+	script := strings.Replace(activeOpen, "> . 1:1(0) ack 1 win 65535", "> . 1:1(0) ack 1 win 9", 1)
+	script = strings.Replace(script, "SO_ERROR, [0]", "SO_ERROR, [1]", 1)
+	script = strings.Replace(script, "TCPI_ESTABLISHED", "TCPI_CLOSING", 1)
+	err := runScript(t, script, RunOptions{KeepGoing: true})
+	wantFailure(t, err, 11, "window: expected 9")
+	var f *Failure
+	errors.As(err, &f)
+	if f.Later != 2 || !strings.HasSuffix(err.Error(), "(and 2 later failures)") {
+		t.Fatalf("later = %d: %v", f.Later, err)
+	}
+	// Unsupported features still stop the script.
+	err = runScript(t, "0 `tcpdrop -s TIME_WAIT`\n+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n", RunOptions{KeepGoing: true})
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("got %v", err)
+	}
 }
