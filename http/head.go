@@ -42,6 +42,9 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// maxRetainedHeadBytes is the largest head buffer kept for reuse.
+const maxRetainedHeadBytes = 64 << 10
+
 // maxLeadingEmptyLines is how many empty lines we skip before a request
 // line. RFC 9112 section 2.2 says a server SHOULD ignore at least one (some
 // clients send a CRLF after a POST body); we allow a few and no more.
@@ -82,6 +85,9 @@ var errEmptyHead = io.EOF
 // 2.2 allows rejecting or replacing it; we reject). It returns the head as one string and the lines as spans into
 // it; the start line is lines[0].
 func (hr *headReader) read(br *bufio.Reader, lim Limits, isRequest bool) (string, []lineSpan, error) {
+	if cap(hr.buf) > maxRetainedHeadBytes {
+		hr.buf = nil // one huge head must not pin its memory to the connection
+	}
 	hr.buf = hr.buf[:0]
 	hr.lines = hr.lines[:0]
 	empties := 0

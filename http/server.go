@@ -24,6 +24,12 @@ import (
 // requests are therefore answered in the order they came. The zero value is
 // ready to use and serves nethttp.DefaultServeMux.
 //
+// A request's context is cancelled when its connection ends (the client
+// closes it after the handler returns, or Close is called). Unlike net/http,
+// the server does not read ahead in the background while a handler runs,
+// so a client that disconnects in the middle of a request is noticed only
+// when the handler next writes or reads the body.
+//
 // Request reuse: to save allocations, the Server reuses the *nethttp.Request,
 // its URL and its Header map for the next request on the same connection
 // once ServeHTTP has returned (net/http's rules already say a handler must
