@@ -460,19 +460,35 @@ func (f *HeaderFields) Encode(b []byte) int {
 	case f.PayloadLength < 0 || size+f.PayloadLength > MaxPacketSize:
 		panic("ipv4: total length must be at most 65535")
 	}
+	versionIHL := uint8(Version<<4 | size/4)
+	totalLength := uint16(size + f.PayloadLength)
+	flagsOffset := uint16(f.Flags)<<13 | uint16(f.FragmentOffset/8)
+	src, dst := f.Src.As4(), f.Dst.As4()
+
 	b = b[:size] // panics if b is too short, like binary.BigEndian.PutUint16
-	b[0] = Version<<4 | uint8(size/4)
+	b[0] = versionIHL
 	b[1] = f.TOS
-	binary.BigEndian.PutUint16(b[2:4], uint16(size+f.PayloadLength))
+	binary.BigEndian.PutUint16(b[2:4], totalLength)
 	binary.BigEndian.PutUint16(b[4:6], f.ID)
-	binary.BigEndian.PutUint16(b[6:8], uint16(f.Flags)<<13|uint16(f.FragmentOffset/8))
+	binary.BigEndian.PutUint16(b[6:8], flagsOffset)
 	b[8] = f.TTL
 	b[9] = uint8(f.Protocol)
-	b[10], b[11] = 0, 0 // the checksum is computed with its own field zero
-	src, dst := f.Src.As4(), f.Dst.As4()
 	copy(b[12:16], src[:])
 	copy(b[16:20], dst[:])
 	copy(b[20:], f.Options)
-	binary.BigEndian.PutUint16(b[10:12], Fold(Checksum(b, 0)))
+
+	// The checksum is the sum of the header's 16-bit words, its own field
+	// taken as zero. They are summed from the values, not read back from b:
+	// loading 8 bytes just stored 1 or 2 at a time defeats the CPU's store
+	// forwarding and made Encode twice as slow.
+	sum := uint32(versionIHL)<<8 | uint32(f.TOS)
+	sum += uint32(totalLength) + uint32(f.ID) + uint32(flagsOffset)
+	sum += uint32(f.TTL)<<8 | uint32(f.Protocol)
+	sum += uint32(binary.BigEndian.Uint16(src[0:2])) + uint32(binary.BigEndian.Uint16(src[2:4]))
+	sum += uint32(binary.BigEndian.Uint16(dst[0:2])) + uint32(binary.BigEndian.Uint16(dst[2:4]))
+	if len(f.Options) > 0 {
+		sum = Checksum(f.Options, sum)
+	}
+	binary.BigEndian.PutUint16(b[10:12], Fold(sum))
 	return size
 }

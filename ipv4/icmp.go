@@ -391,11 +391,15 @@ func echoRest(ident, sequence uint16) [4]byte {
 }
 
 // writeICMPHeader writes the 8-byte header at the start of msg, whose body is
-// already in place, and computes the checksum over the whole message.
+// already in place, with the checksum over the whole message (RFC 792). The
+// header's words are summed from the values rather than read back from msg,
+// which would defeat the CPU's store forwarding (see HeaderFields.Encode).
 func writeICMPHeader(msg []byte, t ICMPType, code uint8, rest [4]byte) {
 	msg[0] = uint8(t)
 	msg[1] = code
-	msg[2], msg[3] = 0, 0
 	copy(msg[4:8], rest[:])
-	binary.BigEndian.PutUint16(msg[2:4], Fold(Checksum(msg, 0)))
+	sum := uint32(t)<<8 | uint32(code)
+	sum += uint32(binary.BigEndian.Uint16(rest[0:2])) + uint32(binary.BigEndian.Uint16(rest[2:4]))
+	sum = Checksum(msg[ICMPHeaderSize:], sum)
+	binary.BigEndian.PutUint16(msg[2:4], Fold(sum))
 }
