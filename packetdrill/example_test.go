@@ -52,7 +52,7 @@ func ExampleRun() {
 	err := Run(s, RunOptions{NewTarget: newFakeTarget})
 	fmt.Println(err)
 	// Output:
-	// connect.pkt:6: > . 1:1(0) ack 2 win 65535: ack: expected 2, got 1: > 40101 > 8080 . 1:1(0) ack 1 win 65535
+	// connect.pkt:6: > . 1:1(0) ack 2 win 65535: ack: expected 2, got 1: > . 1:1(0) ack 1 win 65535
 }
 
 // The command-line front end prints one line per script and a summary.

@@ -159,14 +159,15 @@ func (r *runner) match(want *Packet, got []byte) error {
 	if seg.srcPort() != r.flow.localPort || seg.dstPort() != r.flow.remotePort {
 		return mismatch("ports", fmt.Sprintf("%d > %d", r.flow.localPort, r.flow.remotePort), fmt.Sprintf("%d > %d", seg.srcPort(), seg.dstPort()))
 	}
-	if seg.flags() != w.Flags {
-		return mismatch("flags", FlagString(w.Flags), FlagString(seg.flags()))
-	}
 	// RFC 9293 section 3.4.1: a SYN carries the ISN; later numbers of the
-	// connection count from it.
-	if w.Flags&FlagSYN != 0 && w.SeqMode == SeqRelative {
+	// connection count from it. It is learned before the other checks so
+	// that a failure message shows relative numbers.
+	if w.Flags&FlagSYN != 0 && seg.flags()&FlagSYN != 0 && w.SeqMode == SeqRelative {
 		r.flow.localISN = seg.seq() - w.Seq
 		r.flow.tsKnown = false
+	}
+	if seg.flags() != w.Flags {
+		return mismatch("flags", FlagString(w.Flags), FlagString(seg.flags()))
 	}
 	// Before the stack has sent a SYN its ISN counts as 0, as in
 	// packetdrill: a RST answering "< . 17:17(0) ack 34" to a closed port
@@ -281,9 +282,20 @@ func (r *runner) describe(pkt []byte) string {
 	if err != nil {
 		return fmt.Sprintf("(malformed TCP: %v)", err)
 	}
+	// Ports are shown only when they are not the connection's: they are
+	// usually ephemeral and would make messages differ from run to run.
+	if seg.srcPort() != r.flow.localPort || seg.dstPort() != r.flow.remotePort {
+		fmt.Fprintf(&b, " %d > %d", seg.srcPort(), seg.dstPort())
+	}
 	seq := seg.seq() - r.flow.localISN
 	n := uint32(seg.payloadLen())
-	fmt.Fprintf(&b, " %d > %d %s %d:%d(%d)", seg.srcPort(), seg.dstPort(), FlagString(seg.flags()), seq, seq+n, n)
+	if seg.flags()&FlagSYN != 0 && seq != 0 {
+		// A SYN from a connection whose ISN the runner has not learned:
+		// its number is arbitrary (RFC 6528), so it is not shown.
+		fmt.Fprintf(&b, " %s ...(%d)", FlagString(seg.flags()), n)
+	} else {
+		fmt.Fprintf(&b, " %s %d:%d(%d)", FlagString(seg.flags()), seq, seq+n, n)
+	}
 	if seg.flags()&FlagACK != 0 {
 		fmt.Fprintf(&b, " ack %d", seg.ack()-r.opts.RemoteISN)
 	}

@@ -99,7 +99,8 @@ var ErrUnsupported = errors.New("unsupported")
 // unsupportedError is a Failure about a missing feature.
 type unsupportedError struct{ *Failure }
 
-func (u unsupportedError) Unwrap() error { return ErrUnsupported }
+// Unwrap lets errors.Is find ErrUnsupported and errors.As the *Failure.
+func (u unsupportedError) Unwrap() []error { return []error{u.Failure, ErrUnsupported} }
 
 // Run executes the script against a fresh target and returns nil if the
 // stack behaved as the script says, or an error (usually a *Failure)
