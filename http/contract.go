@@ -5,7 +5,6 @@ import (
 	nethttp "net/http"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // MaxContractBytes bounds N in the contract's /bytes/N: 1 GiB.
@@ -39,7 +38,6 @@ var (
 		}
 		return b
 	}()
-	copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 )
 
 // The header values the contract sets, shared so that setting them costs
@@ -92,8 +90,8 @@ func (contractHandler) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
 		if r.ContentLength >= 0 {
 			h.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
 		}
-		bp := copyBufPool.Get().(*[]byte)
-		defer copyBufPool.Put(bp)
+		bp := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(bp)
 		io.CopyBuffer(onlyWriter{w}, onlyReader{r.Body}, *bp)
 	default:
 		nethttp.NotFound(w, r)

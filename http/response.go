@@ -160,6 +160,14 @@ func (w *response) write(p []byte, s string) (int, error) {
 	return n, nil
 }
 
+// ReadFrom copies r into the body through a pooled buffer. io.Copy, and
+// *os.File's WriteTo, use it, which saves a 32 KiB buffer per copy.
+func (w *response) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	return io.CopyBuffer(onlyWriter{w}, onlyReader{r}, *bp)
+}
+
 func (w *response) writeBody(p []byte, s string) error {
 	bw := w.c.bw
 	if w.framing == framingChunked && len(p)+len(s) > 0 {
