@@ -529,3 +529,66 @@ func TestClientRejectsAmbiguousResponses(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentLoad drives our server with both clients at once, many
+// connections and mixed requests, and checks every body. Bounded: 16
+// workers times 40 requests.
+func TestConcurrentLoad(t *testing.T) {
+	_, addr := startServer(t, ContractHandler())
+	base := "http://" + addr
+	ours := &Client{MaxConnsPerHost: 8}
+	theirs := &nethttp.Client{Transport: &nethttp.Transport{MaxIdleConnsPerHost: 8}}
+	defer ours.CloseIdleConnections()
+	defer theirs.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				n := (w*977 + i*131) % 70000
+				var resp *nethttp.Response
+				var err error
+				var want string
+				switch i % 3 {
+				case 0:
+					want = string(patternBlock[:min(n, len(patternBlock))])
+					if n > len(patternBlock) {
+						want = strings.Repeat(string(patternBlock), n/len(patternBlock)+1)[:n]
+					}
+					url := fmt.Sprintf("%s/bytes/%d", base, n)
+					if w%2 == 0 {
+						resp, err = ours.Get(url)
+					} else {
+						resp, err = theirs.Get(url)
+					}
+				case 1:
+					want = strings.Repeat("q", n)
+					body := io.Reader(strings.NewReader(want))
+					if i%2 == 0 {
+						body = io.MultiReader(body) // unknown length: chunked
+					}
+					if w%2 == 0 {
+						resp, err = ours.Post(base+"/echo", "text/plain", body)
+					} else {
+						resp, err = theirs.Post(base+"/echo", "text/plain", body)
+					}
+				case 2:
+					want = "hello, world\n"
+					resp, err = ours.Get(base + "/")
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || string(got) != want {
+					t.Errorf("worker %d request %d: %d bytes, %v; want %d bytes", w, i, len(got), err, len(want))
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+}
