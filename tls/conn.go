@@ -2,6 +2,7 @@ package tls
 
 import (
 	"context"
+	"errors"
 	cryptotls "crypto/tls"
 	"fmt"
 	"net"
@@ -48,6 +49,11 @@ type Conn struct {
 	// writeDeadline is the write deadline in Unix nanoseconds, 0 for none.
 	// See Write.
 	writeDeadline atomic.Int64
+
+	// What a client did about a CertificateRequest, to explain the alert a
+	// server sends back (see clientCertificate).
+	certRequested, certSent atomic.Bool
+	clientCerts             []Certificate // Config.Certificates of a client
 
 	// Handshake bookkeeping, used only when tracing.
 	startOnce sync.Once
@@ -99,18 +105,18 @@ func Client(conn net.Conn, cfg *Config) (*Conn, error) {
 	return newClient(conn, cfg, base, base.ServerName)
 }
 
-// newClient makes a client Conn for serverName, cloning base only when the
-// name differs or tracing needs per-connection callbacks.
+// newClient makes a client Conn for serverName.
 func newClient(conn net.Conn, cfg *Config, base *cryptotls.Config, serverName string) (*Conn, error) {
 	if serverName == "" && !base.InsecureSkipVerify {
 		return nil, fmt.Errorf("%w: a client needs ServerName (the name to check in the server's certificate) or InsecureSkipVerify", ErrBadConfig)
 	}
 	c := &Conn{side: ClientSide, trace: cfg.Trace, raw: &resumableConn{Conn: conn}, inner: conn}
-	perConn := base
-	if serverName != base.ServerName || c.trace != nil {
-		perConn = base.Clone()
-		perConn.ServerName = serverName
-	}
+	// A clone per connection lets the callbacks below know their connection;
+	// the session cache is shared through the pointer in base.
+	perConn := base.Clone()
+	perConn.ServerName = serverName
+	perConn.GetClientCertificate = c.clientCertificate
+	c.clientCerts = base.Certificates
 	if c.trace != nil {
 		perConn.VerifyConnection = func(state cryptotls.ConnectionState) error {
 			c.trace.negotiated(ClientSide, conn, &state, cfg)
@@ -124,6 +130,56 @@ func newClient(conn net.Conn, cfg *Config, base *cryptotls.Config, serverName st
 	}
 	c.Conn = cryptotls.Client(c.raw, perConn)
 	return c, nil
+}
+
+// clientCertificate answers a server's CertificateRequest (RFC 8446 section
+// 4.3.2). With one certificate it is always sent, as curl and openssl do,
+// even when the server lists other CAs as acceptable: the server then says
+// clearly why it refuses it, instead of "no certificate". With several, the
+// first that the server accepts is sent, or else the first. The answer is
+// remembered to explain the server's alert if it refuses.
+func (c *Conn) clientCertificate(req *cryptotls.CertificateRequestInfo) (*cryptotls.Certificate, error) {
+	c.certRequested.Store(true)
+	switch len(c.clientCerts) {
+	case 0:
+		return &cryptotls.Certificate{}, nil // sends an empty Certificate message
+	case 1:
+	default:
+		for i := range c.clientCerts {
+			if req.SupportsCertificate(&c.clientCerts[i]) == nil {
+				c.certSent.Store(true)
+				return &c.clientCerts[i], nil
+			}
+		}
+	}
+	c.certSent.Store(true)
+	return &c.clientCerts[0], nil
+}
+
+// explain makes err clear (see the package function explain), and on a
+// client uses what it knows about the certificate request to say why a
+// server refused the handshake.
+func (c *Conn) explain(err error) error {
+	err = explain(err, c.side)
+	var aerr *AlertError
+	if c.side != ClientSide || !c.certRequested.Load() || !errors.As(err, &aerr) {
+		return err
+	}
+	switch uint8(aerr.Alert) {
+	case alertHandshakeFailure, alertBadCertificate, alertCertificateRequired:
+		explained := *aerr // the error may be shared: a handshake error is sticky
+		if !c.certSent.Load() {
+			// TLS 1.2 has no certificate_required alert: a server that
+			// requires a certificate answers handshake_failure.
+			explained.Reason = ErrNoCertificate
+			explained.Hint = "the server asked for a client certificate and we had none to send (Config.Certificates)"
+		} else if aerr.Reason == nil {
+			explained.Reason = ErrBadCertificate
+			explained.Hint = "the server refused our client certificate"
+		}
+		return &explained
+	}
+	return err
 }
 
 // NetConn returns the connection underneath, as given to Server or Client.
@@ -143,13 +199,13 @@ func (c *Conn) Handshake() error {
 // peer as *AlertError.
 func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.trace == nil {
-		return explain(c.Conn.HandshakeContext(ctx), c.side)
+		return c.explain(c.Conn.HandshakeContext(ctx))
 	}
 	if c.done.Load() {
 		return nil
 	}
 	c.markStart()
-	err := explain(c.Conn.HandshakeContext(ctx), c.side)
+	err := c.explain(c.Conn.HandshakeContext(ctx))
 	if c.done.CompareAndSwap(false, true) {
 		c.trace.finished(c.side, c.inner, c.Conn, time.Since(c.start), err)
 	}
@@ -170,7 +226,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(b)
 	if err != nil {
-		err = explain(err, c.side)
+		err = c.explain(err)
 	}
 	return n, err
 }
@@ -199,7 +255,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		n, err := c.Conn.Write(chunk)
 		written += n
 		if err != nil {
-			return written, explain(err, c.side)
+			return written, c.explain(err)
 		}
 		if c.raw.takeTimeout() {
 			return written, c.timeoutError()

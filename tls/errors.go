@@ -68,6 +68,9 @@ type AlertError struct {
 	// Reason is one of the Err* certificate reasons when the alert is about
 	// our certificate, and nil otherwise.
 	Reason error
+	// Hint explains the alert in words; empty means the usual meaning of
+	// the alert.
+	Hint string
 	// Err is the error from crypto/tls underneath.
 	Err error
 }
@@ -76,7 +79,11 @@ type AlertError struct {
 func (e *AlertError) Error() string {
 	name := strings.TrimPrefix(e.Alert.Error(), "tls: ")
 	msg := fmt.Sprintf("tls: the %s sent alert %d (%s)", e.From, uint8(e.Alert), name)
-	if hint := alertHint(uint8(e.Alert), e.From); hint != "" {
+	hint := e.Hint
+	if hint == "" {
+		hint = alertHint(uint8(e.Alert), e.From)
+	}
+	if hint != "" {
 		msg += ": " + hint
 	}
 	return msg
