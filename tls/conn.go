@@ -2,8 +2,8 @@ package tls
 
 import (
 	"context"
-	"errors"
 	cryptotls "crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
