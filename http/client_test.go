@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -591,4 +592,39 @@ func TestConcurrentLoad(t *testing.T) {
 		}(w)
 	}
 	wg.Wait()
+}
+
+func TestTLSBothWays(t *testing.T) {
+	// The server on a crypto/tls listener sets Request.TLS; the client
+	// reaches https URLs through DialTLSContext. tundra's tls package
+	// provides both over the stack's sockets; here crypto/tls over loopback
+	// stands in for it.
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS() // only for its certificate and client config
+	defer ts.Close()
+	serverTLS := ts.TLS
+	clientTLS := ts.Client().Transport.(*nethttp.Transport).TLSClientConfig
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Handler: nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		fmt.Fprintf(w, "tls=%v version=%x", r.TLS != nil, r.TLS.Version)
+	})}
+	go srv.Serve(tls.NewListener(l, serverTLS))
+	defer srv.Close()
+
+	c := &Client{DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := &tls.Dialer{Config: clientTLS.Clone()}
+		d.Config.ServerName = "example.com" // the name in httptest's certificate
+		return d.DialContext(ctx, network, l.Addr().String())
+	}}
+	defer c.CloseIdleConnections()
+	for i := 0; i < 2; i++ {
+		resp, err := c.Get("https://example.com/")
+		if got := readBody(t, resp, err); got != "tls=true version=304" {
+			t.Fatalf("got %q", got)
+		}
+	}
 }

@@ -226,8 +226,11 @@ func (w *response) commit(final bool) {
 	for k, vs := range h {
 		switch k {
 		case "Content-Length":
-			if bodyAllowed {
-				continue // written below, from w.declared, if at all
+			// Written below from w.declared, if at all. A 304 may carry the
+			// handler's (the length of the selected representation); a
+			// 1xx or 204 never does (RFC 9110 section 8.6).
+			if bodyAllowed || w.status != 304 {
+				continue
 			}
 		case "Transfer-Encoding", "Connection", "Keep-Alive":
 			continue
