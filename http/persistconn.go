@@ -128,7 +128,15 @@ func (pc *persistConn) roundTrip(ctx context.Context, req *nethttp.Request) (*ne
 		resp, err = pc.readResponse(req, c)
 		if err != nil {
 			if bodyErr != nil {
-				err = bodyErr
+				// Report the write error, but keep the news that nothing
+				// came back: on a stale pooled connection, that is what
+				// makes a retry safe.
+				var nr *nothingReceived
+				if errors.As(err, &nr) {
+					err = &nothingReceived{bodyErr}
+				} else {
+					err = bodyErr
+				}
 			}
 			return fail(err)
 		}
