@@ -489,7 +489,10 @@ func (r *runner) checkNoOutbound() error {
 	if len(r.out) == 0 {
 		return nil
 	}
+	// The packet is reported once: with --non_fatal or KeepGoing the
+	// script goes on without it.
 	o := r.out[0]
+	r.out = r.out[1:]
 	return r.failf("unexpected packet at %v: %s", o.at, r.describe(o.pkt))
 }
 
