@@ -238,6 +238,9 @@ var (
 	ErrNotConnected = &Error{"tcp: not connected", syscall.ENOTCONN}
 	// ErrAlreadyOpen: Connect or Listen on a Conn that is not CLOSED.
 	ErrAlreadyOpen = &Error{"tcp: connection already open", syscall.EISCONN}
+	// ErrConnUsed: Connect, Listen or AcceptSyn on a Conn whose connection
+	// has ended. A Conn serves one connection; make a new one.
+	ErrConnUsed = &Error{"tcp: connection already used", syscall.EINVAL}
 )
 
 // ShutdownHow says which direction Shutdown closes.

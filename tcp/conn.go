@@ -18,6 +18,7 @@ type Conn struct {
 	obs   Observer
 	state State
 	err   error // why the connection ended, once it has
+	used  bool  // the Conn has left CLOSED once: it cannot be opened again
 
 	// How the connection was opened, for RST in SYN-RECEIVED (3.10.7.4).
 	listenOpened bool // Listen was called: a RST returns to LISTEN
@@ -151,6 +152,7 @@ func (c *Conn) Err() error { return c.err }
 func (c *Conn) setState(to State, cause Event) {
 	from := c.state
 	c.state = to
+	c.used = true
 	if to == Closed {
 		c.stopTimers()
 	}
@@ -184,6 +186,9 @@ func (c *Conn) Connect(now time.Time) error {
 	cause := EventActiveOpen
 	switch c.state {
 	case Closed:
+		if c.used {
+			return ErrConnUsed
+		}
 	case Listen:
 		cause = EventSend
 		c.listenOpened = false
@@ -203,6 +208,9 @@ func (c *Conn) Listen() error {
 	if c.state != Closed {
 		return ErrAlreadyOpen
 	}
+	if c.used {
+		return ErrConnUsed
+	}
 	c.err = nil
 	c.listenOpened = true
 	c.setState(Listen, EventPassiveOpen)
@@ -217,6 +225,9 @@ func (c *Conn) Listen() error {
 func (c *Conn) AcceptSyn(syn Segment, now time.Time) error {
 	if c.state != Closed {
 		return ErrAlreadyOpen
+	}
+	if c.used {
+		return ErrConnUsed
 	}
 	if syn.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
 		return ErrNotConnected

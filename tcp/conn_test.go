@@ -174,6 +174,24 @@ func TestConnectTwiceFails(t *testing.T) {
 	}
 }
 
+func TestConnServesOneConnection(t *testing.T) {
+	s := toState(t, TimeWait)
+	s.advanceToDeadline()
+	s.expectState(Closed)
+	if err := s.c.Connect(s.now); !errors.Is(err, ErrConnUsed) {
+		t.Fatalf("Connect on a finished Conn: %v", err)
+	}
+	if err := s.c.Listen(); !errors.Is(err, ErrConnUsed) {
+		t.Fatalf("Listen on a finished Conn: %v", err)
+	}
+	if err := s.c.AcceptSyn(Segment{HeaderFields: HeaderFields{Flags: FlagSYN}}, s.now); !errors.Is(err, ErrConnUsed) {
+		t.Fatalf("AcceptSyn on a finished Conn: %v", err)
+	}
+	if err := newStepper(t, testConfig()).c.AcceptSyn(Segment{HeaderFields: HeaderFields{Flags: FlagSYN | FlagACK}}, s.now); err == nil {
+		t.Fatal("AcceptSyn of a SYN+ACK should fail")
+	}
+}
+
 func TestSynSentRSTWithoutACKIgnored(t *testing.T) {
 	s := toState(t, SynSent)
 	s.send(HeaderFields{Seq: 1, Flags: FlagRST}, "")
