@@ -238,6 +238,8 @@ var (
 	ErrNotConnected = &Error{"tcp: not connected", syscall.ENOTCONN}
 	// ErrAlreadyOpen: Connect or Listen on a Conn that is not CLOSED.
 	ErrAlreadyOpen = &Error{"tcp: connection already open", syscall.EISCONN}
+	// ErrNotSYN: AcceptSyn given a segment that is not a bare SYN.
+	ErrNotSYN = &Error{"tcp: AcceptSyn needs a segment with SYN and without ACK or RST", syscall.EINVAL}
 	// ErrConnUsed: Connect, Listen or AcceptSyn on a Conn whose connection
 	// has ended. A Conn serves one connection; make a new one.
 	ErrConnUsed = &Error{"tcp: connection already used", syscall.EINVAL}

@@ -230,7 +230,7 @@ func (c *Conn) AcceptSyn(syn Segment, now time.Time) error {
 		return ErrConnUsed
 	}
 	if syn.Flags&(FlagSYN|FlagACK|FlagRST) != FlagSYN {
-		return ErrNotConnected
+		return ErrNotSYN
 	}
 	c.err = nil
 	c.passiveChild = true

@@ -187,7 +187,7 @@ func TestConnServesOneConnection(t *testing.T) {
 	if err := s.c.AcceptSyn(Segment{HeaderFields: HeaderFields{Flags: FlagSYN}}, s.now); !errors.Is(err, ErrConnUsed) {
 		t.Fatalf("AcceptSyn on a finished Conn: %v", err)
 	}
-	if err := newStepper(t, testConfig()).c.AcceptSyn(Segment{HeaderFields: HeaderFields{Flags: FlagSYN | FlagACK}}, s.now); err == nil {
+	if err := newStepper(t, testConfig()).c.AcceptSyn(Segment{HeaderFields: HeaderFields{Flags: FlagSYN | FlagACK}}, s.now); !errors.Is(err, ErrNotSYN) {
 		t.Fatal("AcceptSyn of a SYN+ACK should fail")
 	}
 }
