@@ -628,3 +628,14 @@ func TestTLSBothWays(t *testing.T) {
 		}
 	}
 }
+
+func TestClientBasicAuthFromURL(t *testing.T) {
+	_, addr := startServer(t, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		user, pass, ok := r.BasicAuth()
+		fmt.Fprintf(w, "%v %s %s %s", ok, user, pass, r.RequestURI)
+	}))
+	resp, err := (&Client{}).Get("http://alice:s3cret@" + addr + "/private")
+	if got := readBody(t, resp, err); got != "true alice s3cret /private" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -3,6 +3,7 @@ package http
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -211,6 +212,12 @@ func (pc *persistConn) writeHead(req *nethttp.Request, c *Client) (framing, int6
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(host)
 	bw.WriteString("\r\n")
+	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
+		// Credentials in the URL become Basic authentication (RFC 7617);
+		// they are never sent as part of the request target.
+		password, _ := u.Password()
+		writeField(bw, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+password)))
+	}
 	if _, ok := req.Header["User-Agent"]; !ok {
 		ua := c.UserAgent
 		if ua == "" {
