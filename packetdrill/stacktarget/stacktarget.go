@@ -18,9 +18,11 @@
 //     only when it cannot block.
 //   - Connect runs DialTCP on its own goroutine (packetdrill runs blocking
 //     calls on a thread of their own too). The target waits until that
-//     goroutine has sent its SYN, and later collects its result only once
-//     the observer has seen the handshake end, when DialTCP is about to
-//     return. No wait depends on the wall clock.
+//     goroutine has sent its SYN and armed its retransmission timer, and
+//     later collects its result only once the observer has seen the
+//     handshake end, when DialTCP is about to return. No result depends on
+//     goroutine scheduling or the wall clock; a 10 s wall-clock bound only
+//     turns a stack that never arms its timer into an error.
 package stacktarget
 
 import (
@@ -690,15 +692,25 @@ type captureLink struct {
 	once   sync.Once
 }
 
-func (l *captureLink) MTU() int                { return l.mtu }
-func (l *captureLink) MaxPacketSize() int      { return l.mtu }
+// MTU is the MTU the script asked for (1500 by default).
+func (l *captureLink) MTU() int { return l.mtu }
+
+// MaxPacketSize is the MTU: the link takes no super-packets.
+func (l *captureLink) MaxPacketSize() int { return l.mtu }
+
+// Offloads reports none.
 func (l *captureLink) Offloads() link.Offloads { return link.Offloads{} }
-func (l *captureLink) Close() error            { l.once.Do(func() { close(l.closed) }); return nil }
+
+// Close unblocks ReadPackets.
+func (l *captureLink) Close() error { l.once.Do(func() { close(l.closed) }); return nil }
+
+// ReadPackets waits for Close: inbound packets go through DeliverPackets.
 func (l *captureLink) ReadPackets([]link.Packet) (int, error) {
 	<-l.closed
 	return 0, link.ErrClosed
 }
 
+// WritePackets keeps a copy of each packet for the runner.
 func (l *captureLink) WritePackets(pkts []link.Packet) (int, error) {
 	select {
 	case <-l.closed:
