@@ -285,7 +285,7 @@ func (t *Target) Connect(h int, addr netip.AddrPort) syscall.Errno {
 	// from inside Connect); wait for the timer DialTCP arms right after.
 	// This is a handful of instructions away; the bound only turns a stack
 	// bug into an error instead of a hang.
-	limit := time.Now().Add(10 * time.Second)
+	limit := time.Now().Add(dialBound)
 	for t.cfg.Clock.Pending() <= timers {
 		select {
 		case <-d.done:
@@ -316,7 +316,10 @@ func (t *Target) settleDial(s *socket) {
 	if known && (state == tcp.SynSent || state == tcp.SynReceived) {
 		return
 	}
-	<-d.done
+	if !awaitDial(d) {
+		s.dial, s.soErr = nil, syscall.EIO
+		return
+	}
 	d.cancel()
 	s.dial = nil
 	if d.err != nil {
@@ -324,6 +327,20 @@ func (t *Target) settleDial(s *socket) {
 		return
 	}
 	s.conn = d.conn
+}
+
+// dialBound bounds, in wall-clock time, a wait for DialTCP to return once
+// it must; it only turns a stack bug into an error instead of a hang.
+const dialBound = 10 * time.Second
+
+// awaitDial waits for a dial that is returning; false means it did not.
+func awaitDial(d *dialing) bool {
+	select {
+	case <-d.done:
+		return true
+	case <-time.After(dialBound):
+		return false
+	}
 }
 
 // Read reads what is ready, without waiting.
@@ -407,7 +424,9 @@ func (t *Target) Close(h int) syscall.Errno {
 	t.settleDial(s)
 	if d := s.dial; d != nil {
 		d.cancel()
-		<-d.done
+		if !awaitDial(d) {
+			return syscall.EIO
+		}
 		if d.conn != nil {
 			s.conn = d.conn
 		}
@@ -555,7 +574,7 @@ func (t *Target) Release() {
 	}
 	for _, s := range t.socks {
 		if s.dial != nil {
-			<-s.dial.done
+			awaitDial(s.dial)
 		}
 	}
 }
