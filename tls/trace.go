@@ -185,7 +185,7 @@ func DescribeCertificate(c *x509.Certificate) CertificateInfo {
 }
 
 // CertificatesEvent is the certificate chain the peer sent (RFC 8446
-// section 4.4.2), leaf first, as it arrived.
+// section 4.4.2), leaf first, as it arrived. A resumed handshake has none.
 type CertificatesEvent struct {
 	EventHeader
 	// Owner is the side that sent the chain.
@@ -355,7 +355,9 @@ func (t *Trace) negotiated(side Side, conn net.Conn, state *cryptotls.Connection
 		Resumed:     state.DidResume,
 	})
 	owner := side.peer()
-	if len(state.PeerCertificates) > 0 {
+	// A resumed session restores the peer's certificates from the ticket;
+	// none crossed the wire, so there is no Certificate message to show.
+	if len(state.PeerCertificates) > 0 && !state.DidResume {
 		ev := &CertificatesEvent{EventHeader: header, Owner: owner}
 		for _, c := range state.PeerCertificates {
 			ev.Chain = append(ev.Chain, DescribeCertificate(c))
