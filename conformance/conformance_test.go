@@ -159,3 +159,29 @@ func TestFreeBSDSuite(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFreeBSDSuite runs all 360 scripts against the stack once per
+// iteration: the cost of a full conformance run on the virtual clock.
+func BenchmarkFreeBSDSuite(b *testing.B) {
+	if _, err := os.Stat(suiteDir); err != nil {
+		b.Skipf("conformance suite not found: %v", err)
+	}
+	var scripts []*packetdrill.Script
+	filepath.WalkDir(suiteDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".pkt") {
+			s, err := packetdrill.ParseFile(path, packetdrill.ParseOptions{Defines: []string{"STANDARD"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			scripts = append(scripts, s)
+		}
+		return nil
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range scripts {
+			packetdrill.Run(s, packetdrill.RunOptions{NewTarget: stacktarget.New})
+		}
+	}
+	b.ReportMetric(float64(len(scripts)), "scripts/op")
+}
