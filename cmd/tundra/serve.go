@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tundra-net/tundra/internal/services"
 	"github.com/tundra-net/tundra/link"
 	"github.com/tundra-net/tundra/link/pcap"
 	"github.com/tundra-net/tundra/link/tun"
@@ -42,7 +43,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	water := fs.Bool("water", false, "open the TUN through github.com/songgao/water (portable, one packet per call)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tundra serve -tun NAME -addr A [-mtu M] [-pcap FILE]")
-		fmt.Fprintln(stderr, "\nAttaches to the TUN device NAME and answers as host A: ping (ICMP echo).")
+		fmt.Fprintln(stderr, "\nAttaches to the TUN device NAME and answers as host A: ping (ICMP echo),")
+		fmt.Fprintln(stderr, "TCP echo (7), discard (9), chargen (19), HTTP (80) and HTTPS (443, a fresh self-signed CA).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -70,8 +72,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tundra serve: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "tundra: serving as %v on %s (MTU %d)\n", a, cfg.tunName, st.MTU())
+	running, err := services.Start(st, services.Config{})
+	if err != nil {
+		closeAll()
+		fmt.Fprintf(stderr, "tundra serve: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "tundra: serving as %v on %s (MTU %d): ping, echo 7, discard 9, chargen 19, http 80, https 443\n", a, cfg.tunName, st.MTU())
 	<-ctx.Done()
+	running.Stop()
 	closeAll()
 	fmt.Fprintln(stdout, "tundra: stopped")
 	return 0
