@@ -26,9 +26,10 @@ import (
 type Target interface {
 	// Configure applies the profile: buffer sizes, window scaling, MSS,
 	// timers and the other defaults the script was written for. It is
-	// called before the first socket call and again whenever a sysctl
-	// line in the script changes the profile. It returns an error for a
-	// setting the target cannot honour, which fails the script.
+	// called before the first socket call or packet, and again before the
+	// next one whenever a sysctl line of the script has changed the
+	// profile. It returns an error for a setting the target cannot
+	// honour, which fails the script as unsupported.
 	Configure(p Profile) error
 
 	// Inject hands the stack one inbound IPv4 packet and returns after the
