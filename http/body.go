@@ -109,8 +109,8 @@ func (b *bodyReader) discard(limit int64) bool {
 //   - Transfer-Encoding and Content-Length together: rejected (section 6.1
 //     allows a server to reject it; section 6.3 item 3 calls it a probable
 //     smuggling attempt).
-//   - Transfer-Encoding in an HTTP/1.0 message: rejected (section 6.1 says
-//     the framing MUST be treated as faulty).
+//   - Transfer-Encoding in an HTTP/1.0 message, request or response:
+//     rejected (section 6.1 says the framing MUST be treated as faulty).
 //   - Transfer-Encoding whose final coding is not chunked: 400 (section 6.3
 //     item 4); chunked applied twice: 400 (section 7); another coding
 //     before chunked: 501, as we implement no other coding (section 6.1).
@@ -133,8 +133,8 @@ func messageFraming(h nethttp.Header, major, minor int, isRequest bool) (framing
 		if isRequest && hasCL {
 			return 0, 0, fail("both Transfer-Encoding and Content-Length")
 		}
-		if isRequest && major == 1 && minor == 0 {
-			return 0, 0, fail("Transfer-Encoding in an HTTP/1.0 request")
+		if major == 1 && minor == 0 {
+			return 0, 0, fail("Transfer-Encoding in an HTTP/1.0 message")
 		}
 		codings, chunkedCount, lastChunked := 0, 0, false
 		for _, v := range te {

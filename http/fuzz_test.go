@@ -96,3 +96,45 @@ func FuzzChunkedReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadResponse feeds arbitrary bytes to the client's response parser.
+// It must never panic, and what it accepts net/http must read the same
+// way: same status and same body.
+func FuzzReadResponse(f *testing.F) {
+	for _, seed := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.0 200 OK\r\n\r\nto the end",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX: y\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 301\nLocation: /x\n\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		resp, body, err := readTestResponse(t, "GET", raw)
+		if err != nil {
+			return
+		}
+		br := bufio.NewReader(strings.NewReader(raw))
+		goResp, goErr := nethttp.ReadResponse(br, &nethttp.Request{Method: "GET"})
+		for goErr == nil && goResp.StatusCode >= 100 && goResp.StatusCode < 200 && goResp.StatusCode != 101 {
+			goResp, goErr = nethttp.ReadResponse(br, &nethttp.Request{Method: "GET"})
+		}
+		if goErr != nil && strings.Contains(goErr.Error(), "unsupported transfer encoding") {
+			// RFC 9112 section 6.3 item 4: a response whose transfer
+			// coding does not end in chunked is read until the connection
+			// closes. net/http refuses it instead; both are safe.
+			return
+		}
+		if goErr != nil {
+			t.Fatalf("we accepted what net/http rejects (%v): %q", goErr, raw)
+		}
+		goBody, goErr := io.ReadAll(goResp.Body)
+		if goErr != nil {
+			t.Fatalf("we read a body net/http cannot (%v): %q", goErr, raw)
+		}
+		if goResp.StatusCode != resp.StatusCode || string(goBody) != body {
+			t.Fatalf("disagreement on %q: ours %d %q, net/http %d %q", raw, resp.StatusCode, body, goResp.StatusCode, goBody)
+		}
+	})
+}
