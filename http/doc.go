@@ -72,4 +72,26 @@
 //
 // ContractHandler is the HTTP part of tundra's benchmark contract (see
 // DESIGN.md), which `tundra serve` mounts.
+//
+// # Reading the code
+//
+// The files go from the bytes up:
+//
+//	wire.go        one line at a time: character classes, request line,
+//	               status line, field line, header-name canonicalization
+//	head.go        reading a whole head off a connection, with limits
+//	body.go        which framing a message has (RFC 9112 section 6.3) and
+//	               reading a body of that framing
+//	chunked.go     the chunked transfer coding, both directions
+//	server.go      Server and the per-connection loop
+//	response.go    the ResponseWriter: when to send the head, which
+//	               framing, whether the connection survives
+//	client.go      Client: redirects, retries and the connection pool
+//	persistconn.go one client connection: writing a request, reading a
+//	               response, handing the connection back
+//	contract.go    the benchmark contract's handler
+//
+// The tests are organized the same way; parse_test.go, chunked_test.go and
+// response_test.go hold the vectors taken from nodejs/llhttp and Go's own
+// tests, each cited, and fuzz_test.go compares our parsers with net/http's.
 package http
