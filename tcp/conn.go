@@ -69,7 +69,7 @@ type Conn struct {
 	retries           int // consecutive timeouts without progress
 	synRetransmitted  bool
 	cc                congestionControl
-	reno              reno // the congestion control, kept inline (no allocation)
+	newReno           newReno // the congestion control, kept inline (no allocation)
 	lastSend          time.Time
 
 	// Acknowledgments (RFC 9293 3.8.6.3).
@@ -128,8 +128,8 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.finPending = false
 	c.rto = c.cfg.InitialRTO
 	c.hasRTT, c.rttTiming, c.retries, c.synRetransmitted = false, false, 0, false
-	c.reno = *newReno(c.sndMSS)
-	c.cc = &c.reno
+	c.newReno = makeNewReno(c.sndMSS, iss)
+	c.cc = &c.newReno
 	c.offerWS, c.wsNegotiated = c.cfg.WindowScale, false
 }
 

@@ -712,28 +712,66 @@ func TestFastRetransmit(t *testing.T) {
 	}
 }
 
+// TestNewRenoPartialACK loses two segments of one window: the first comes
+// back by fast retransmit, the second at once on the partial ACK (RFC 6582)
+// rather than after a timeout.
+func TestNewRenoPartialACK(t *testing.T) {
+	s := toState(t, Established)
+	s.c.Write(make([]byte, 6000), s.now)
+	s.take()      // segments at 1001, 2001, ..., 6001; 1001 and 3001 are lost
+	for range 3 { // 2001, 4001 and 5001 arrive: three duplicate ACKs
+		s.ack(remoteISS+1, localISS+1, 10000)
+	}
+	s.expect("ACK seq=1001 len=1000")        // fast retransmit
+	s.ack(remoteISS+1, localISS+1, 10000)    // from 6001: inflates cwnd
+	s.ack(remoteISS+1, localISS+2001, 10000) // partial: 1001 and 2001 held
+	s.expect("ACK seq=3001 len=1000")        // the next hole, at once
+	if st := s.c.Stats(); st.Timeouts != 0 || st.FastRetransmits != 1 || st.Retransmissions != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	s.ack(remoteISS+1, localISS+6001, 10000) // full ACK: recovery ends
+	if st := s.c.Stats(); st.CongestionWindow != st.SlowStartThresh || st.SlowStartThresh != 3000 {
+		t.Fatalf("after recovery: cwnd %d ssthresh %d", st.CongestionWindow, st.SlowStartThresh)
+	}
+}
+
+func TestNoFastRetransmitForACKsFromBeforeATimeout(t *testing.T) {
+	s := toState(t, Established)
+	s.c.Write(make([]byte, 3000), s.now)
+	s.take()
+	s.advanceToDeadline()
+	s.expect("ACK seq=1001 len=1000")
+	// Duplicate ACKs that do not cover more than "recover" (SND.MAX at the
+	// timeout) must not start another fast retransmit (RFC 6582 step 2).
+	for range 4 {
+		s.ack(remoteISS+1, localISS+1, 10000)
+	}
+	s.expect()
+}
+
 func TestSlowStartAndCongestionAvoidance(t *testing.T) {
-	r := newReno(1000)
+	nr := makeNewReno(1000, 0)
+	r := &nr
 	if r.window() != 10000 {
 		t.Fatalf("IW %d, want 10 MSS (RFC 6928)", r.window())
 	}
 	if initialWindow(1460) != 14600 || initialWindow(4000) != 14600 || initialWindow(8000) != 16000 {
 		t.Fatal("IW = min(10*MSS, max(2*MSS, 14600))")
 	}
-	r.onAck(1000, 10000)
+	r.onAck(1000, 1000, 10000)
 	if r.window() != 11000 {
 		t.Fatalf("slow start: %d", r.window())
 	}
-	r.onRetransmitTimeout(11000)
+	r.onRetransmitTimeout(11000, 11000)
 	if r.window() != 1000 || r.slowStartThreshold() != 5500 {
 		t.Fatalf("after RTO: cwnd %d ssthresh %d", r.window(), r.slowStartThreshold())
 	}
 	for r.window() < r.slowStartThreshold() {
-		r.onAck(1000, r.window())
+		r.onAck(0, 1000, r.window())
 	}
 	w := r.window()
 	for range w / 1000 {
-		r.onAck(1000, w) // one window's worth of ACKs
+		r.onAck(0, 1000, w) // one window's worth of ACKs
 	}
 	if r.window() != w+1000 {
 		t.Fatalf("congestion avoidance: %d -> %d, want +1 MSS per window", w, r.window())

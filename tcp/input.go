@@ -92,7 +92,7 @@ func (c *Conn) takeSynOptions(seg *Segment) {
 		c.wsNegotiated, c.offerWS = false, false
 		c.sndShift, c.rcvShift = 0, 0
 	}
-	c.reno = *newReno(c.sndMSS)
+	c.newReno = makeNewReno(c.sndMSS, c.iss)
 	// Our first window: the SYN or SYN+ACK carries it unscaled.
 	c.rcvRight = c.rcvNxt.Add(uint32(min(c.recvBuf.free(), 0xffff)))
 }
@@ -431,7 +431,7 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 	// does not count as outstanding data).
 	if seg.Ack == oldUna && len(seg.Payload) == 0 && seg.Flags&(FlagSYN|FlagFIN) == 0 &&
 		c.sndWnd == oldWnd && c.sndWnd > 0 && c.sndNxt != c.sndUna && c.state.synchronized() {
-		if c.cc.onDuplicateAck(int(c.sndMax.Sub(c.sndUna))) {
+		if c.cc.onDuplicateAck(seg.Ack, c.sndMax, int(c.sndMax.Sub(c.sndUna))) {
 			c.stats.FastRetransmits++
 			c.retransmitOldest(now)
 		}
@@ -508,7 +508,9 @@ func (c *Conn) handleNewAck(ack Seq, now time.Time) {
 	c.retries = 0
 	c.persistBackoff = 0
 	if c.state.synchronized() && acked > 0 {
-		c.cc.onAck(acked, inFlight)
+		if c.cc.onAck(ack, acked, inFlight) && c.sndUna != c.sndMax {
+			c.retransmitOldest(now) // a NewReno partial ACK (RFC 6582)
+		}
 	}
 	if c.sndUna == c.sndMax {
 		c.rtxAt = time.Time{} // 5.2: all outstanding data acknowledged

@@ -88,7 +88,7 @@ func (c *Conn) onRetransmitTimeout(now time.Time) {
 	}
 	c.rto = min(2*c.rto, c.cfg.MaxRTO) // 5.5: back off the timer
 	if c.state.synchronized() {
-		c.cc.onRetransmitTimeout(int(c.sndMax.Sub(c.sndUna)))
+		c.cc.onRetransmitTimeout(c.sndMax, int(c.sndMax.Sub(c.sndUna)))
 		c.sndNxt = c.sndUna // resend everything from the oldest byte, as ACKs allow
 	}
 	c.retransmitOldest(now)
