@@ -204,6 +204,11 @@ func (c *TCPConn) Read(p []byte) (int, error) {
 		if c.closed {
 			return 0, c.opError("read", net.ErrClosed)
 		}
+		// A passed deadline fails the call even when data is waiting, as
+		// the net package's sockets do.
+		if c.readDeadline.expired() {
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
 		if len(p) == 0 {
 			return 0, nil
 		}
@@ -232,6 +237,9 @@ func (c *TCPConn) Write(p []byte) (int, error) {
 	for {
 		if c.closed {
 			return written, c.opError("write", net.ErrClosed)
+		}
+		if c.writeDeadline.expired() {
+			return written, c.opError("write", os.ErrDeadlineExceeded)
 		}
 		if written == len(p) {
 			return written, nil
