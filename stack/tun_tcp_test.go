@@ -256,7 +256,7 @@ func (r *stateRecorder) StateChanged(id tcp.FourTuple, from, to tcp.State, cause
 	r.seen[id] = append(r.seen[id], to)
 }
 func (r *stateRecorder) SegmentSent(tcp.FourTuple, *tcp.HeaderFields, int, bool) {}
-func (r *stateRecorder) SegmentReceived(tcp.FourTuple, *tcp.Segment)            {}
+func (r *stateRecorder) SegmentReceived(tcp.FourTuple, *tcp.Segment)             {}
 
 func (r *stateRecorder) states(id tcp.FourTuple) []tcp.State {
 	r.mu.Lock()
