@@ -36,10 +36,11 @@
 //     whose sections are headed "First, check sequence number", "Second,
 //     check the RST bit", and so on to "Eighth, check the FIN bit".
 //   - Sending. output.go decides what may be sent: the peer's window, the
-//     congestion window (congestion.go: Reno of RFC 5681 with the IW10 of
-//     RFC 6928, behind a small interface), Nagle and sender SWS avoidance.
-//     Data is never copied on the way out: Output receives slices of the
-//     send ring.
+//     congestion window (congestion.go: RFC 5681 with NewReno recovery,
+//     RFC 6582, and the IW10 of RFC 6928, behind a small interface), Nagle
+//     and sender SWS avoidance. Data is never copied on the way out: Output
+//     receives slices of the send ring, up to 64 KB per segment when the
+//     link offers segmentation offload (Config.GSOMaxSize).
 //   - Receiving. In-order data goes into a ring buffer allocated once;
 //     out-of-order data is written straight to its final place in the same
 //     ring and tracked by a fixed table of ranges (ring.go), up to
@@ -73,6 +74,6 @@
 // sections 3 and 5) and the RFC 5961 challenge-ACK defences are later
 // work: options are already parsed, the congestion control sits behind an
 // interface, and the RST acceptance test is one function (rstAcceptable).
-// An out-of-order FIN is dropped and taken when the peer sends it again.
-// Urgent data is not supported (RFC 6093).
+// Data in a SYN is dropped (the peer sends it again). Urgent data is not
+// supported (RFC 6093).
 package tcp
