@@ -398,3 +398,18 @@ func BenchmarkChecksum1460(b *testing.B) {
 		SetChecksum(seg, testSrcAddr, testDstAddr)
 	}
 }
+
+func TestFormat(t *testing.T) {
+	f := goldenSYNFields()
+	if got, want := f.String(), "SYN seq=16909060 win=65535 <mss 1460,wscale 7,sackOK,TS val 42 ecr 0>"; got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	f = HeaderFields{Seq: 1, Ack: 2, Flags: FlagACK, Window: 3,
+		Options: Options{SACKBlockCount: 2, SACKBlocks: [4]SACKBlock{{10, 20}, {30, 40}}}}
+	if got, want := f.String(), "ACK seq=1 ack=2 win=3 <sack 2 {10:20} {30:40}>"; got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if got := (HeaderFields{Flags: FlagRST}).String(); got != "RST seq=0 win=0" {
+		t.Fatalf("got %q", got)
+	}
+}
