@@ -6,8 +6,11 @@ package tcp
 // machine. Amounts are in bytes; sequence numbers let an algorithm tell a
 // partial from a full acknowledgment.
 type congestionControl interface {
-	// window returns cwnd: how many bytes may be in flight.
+	// window returns how many bytes may be in flight now: cwnd, plus what
+	// limited transmit allows after one or two duplicate ACKs.
 	window() int
+	// congestionWindow returns cwnd itself, for Stats.
+	congestionWindow() int
 	// slowStartThreshold returns ssthresh.
 	slowStartThreshold() int
 	// onAck is called when an ACK acknowledges acked new bytes, up to ack;
@@ -30,16 +33,19 @@ type congestionControl interface {
 // newReno is the congestion control of RFC 5681 (slow start, congestion
 // avoidance, fast retransmit, fast recovery) with the NewReno change to fast
 // recovery of RFC 6582 (a partial ACK retransmits the next hole at once
-// instead of waiting for a timeout) and the initial window of RFC 6928
-// (IW10).
+// instead of waiting for a timeout), Limited Transmit (RFC 3042) and the
+// initial window of RFC 6928 (IW10).
 type newReno struct {
-	mss       int
-	cwnd      int
-	ssthresh  int
-	dupAcks   int
-	recovery  bool
-	recover   Seq // RFC 6582 "recover": SND.MAX when recovery (or a timeout) began
-	bytesAckd int // bytes acknowledged in congestion avoidance toward the next increase
+	mss      int
+	cwnd     int
+	ssthresh int
+	dupAcks  int
+	recovery bool
+	recover  Seq // RFC 6582 "recover": SND.MAX when recovery (or a timeout) began
+	// dupAcksAboveRecover: the duplicate ACKs acknowledge more than recover,
+	// so they are news about data sent after the last recovery or timeout.
+	dupAcksAboveRecover bool
+	bytesAckd           int // bytes acknowledged in congestion avoidance toward the next increase
 }
 
 // initialWindow returns RFC 6928's initial window: min(10*MSS,
@@ -52,7 +58,18 @@ func makeNewReno(mss int, iss Seq) newReno {
 	return newReno{mss: mss, cwnd: initialWindow(mss), ssthresh: 1 << 30, recover: iss}
 }
 
-func (r *newReno) window() int             { return r.cwnd }
+func (r *newReno) congestionWindow() int { return r.cwnd }
+
+// window is cwnd plus one segment per duplicate ACK for the first two:
+// Limited Transmit (RFC 3042, recommended by RFC 5681 section 3.2) sends
+// new data on them, so that a small window still produces the three
+// duplicate ACKs fast retransmit needs. cwnd itself does not change.
+func (r *newReno) window() int {
+	if !r.recovery && r.dupAcks > 0 && r.dupAcks < 3 && r.dupAcksAboveRecover {
+		return r.cwnd + r.dupAcks*r.mss
+	}
+	return r.cwnd
+}
 func (r *newReno) slowStartThreshold() int { return r.ssthresh }
 func (r *newReno) inRecovery() bool        { return r.recovery }
 
@@ -93,12 +110,13 @@ func (r *newReno) onAck(ack Seq, acked, inFlight int) bool {
 
 func (r *newReno) onDuplicateAck(ack, sndMax Seq, inFlight int) bool {
 	r.dupAcks++
+	r.dupAcksAboveRecover = ack.GreaterThan(r.recover)
 	switch {
 	case r.recovery:
 		// RFC 5681 section 3.2 step 4: inflate for each segment that left
 		// the network.
 		r.cwnd += r.mss
-	case r.dupAcks == 3 && ack.GreaterThan(r.recover):
+	case r.dupAcks == 3 && r.dupAcksAboveRecover:
 		// Steps 2 and 3 (with RFC 6582 step 2's check that these ACKs are
 		// not from before the last recovery or timeout): halve, record
 		// recover, retransmit, inflate by the three segments that left.

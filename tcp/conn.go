@@ -424,7 +424,7 @@ func (c *Conn) enterClosed(cause Event, err error) {
 func (c *Conn) Stats() Stats {
 	s := c.stats
 	s.State = c.state
-	s.CongestionWindow = c.cc.window()
+	s.CongestionWindow = c.cc.congestionWindow()
 	s.SlowStartThresh = c.cc.slowStartThreshold()
 	if c.hasRTT {
 		s.SRTT, s.RTTVar = c.srtt, c.rttvar

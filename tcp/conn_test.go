@@ -712,6 +712,24 @@ func TestFastRetransmit(t *testing.T) {
 	}
 }
 
+func TestLimitedTransmit(t *testing.T) {
+	s := toState(t, Established)
+	s.ack(remoteISS+1, localISS+1, 60000)
+	s.c.Write(make([]byte, 12000), s.now)
+	if segs := s.take(); len(segs) != 10 {
+		t.Fatalf("IW10 should send 10 segments, sent %d", len(segs))
+	}
+	s.ack(remoteISS+1, localISS+1, 60000) // duplicate 1: one new segment
+	s.expect("ACK seq=11001 len=1000")
+	s.ack(remoteISS+1, localISS+1, 60000) // duplicate 2: another
+	s.expect("PSH|ACK seq=12001 len=1000")
+	s.ack(remoteISS+1, localISS+1, 60000) // duplicate 3: fast retransmit
+	s.expect("ACK seq=1001 len=1000")
+	if st := s.c.Stats(); st.SlowStartThresh != 6000 {
+		t.Fatalf("ssthresh %d, want half of the 12000 in flight", st.SlowStartThresh)
+	}
+}
+
 // TestNewRenoPartialACK loses two segments of one window: the first comes
 // back by fast retransmit, the second at once on the partial ACK (RFC 6582)
 // rather than after a timeout.
