@@ -639,3 +639,19 @@ func TestClientBasicAuthFromURL(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestClientResponseHeaderLimits(t *testing.T) {
+	ts, _ := countingServer(t, nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		for i := 0; i < 20; i++ {
+			w.Header().Add(fmt.Sprintf("X-H%d", i), strings.Repeat("v", 100))
+		}
+	}))
+	if _, err := (&Client{Limits: Limits{MaxHeaderCount: 10}}).Get(ts.URL); err == nil {
+		t.Fatalf("20 header fields accepted with a limit of 10")
+	}
+	if _, err := (&Client{Limits: Limits{MaxHeaderBytes: 1000}}).Get(ts.URL); err == nil {
+		t.Fatalf("2 KiB head accepted with a limit of 1000 bytes")
+	}
+	resp, err := (&Client{}).Get(ts.URL)
+	readBody(t, resp, err)
+}

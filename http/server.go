@@ -384,6 +384,8 @@ func (c *conn) serve() {
 		if err != nil {
 			var pe *protocolError
 			if errors.As(err, &pe) {
+				c.srv.logger().Debug("http: rejected request", "remote", c.remoteAddr,
+					"status", pe.status, "reason", pe.reason)
 				c.writeErrorResponse(pe.status, pe.reason)
 				linger = true
 			}
