@@ -127,8 +127,6 @@ type Config struct {
 	once  sync.Once
 	base  *cryptotls.Config
 	err   error
-	alpn  bool // ALPN is on
-	trace bool // Trace is set, so connections are cloned per handshake
 }
 
 // ErrBadConfig reports a Config that cannot be used; the error wrapping it
@@ -143,7 +141,9 @@ func (c *Config) CryptoConfig() (*cryptotls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return base.Clone(), nil
+	clone := base.Clone()
+	clone.GetConfigForClient = nil // the trace hook; it needs a *Conn
+	return clone, nil
 }
 
 // build checks c and makes the crypto/tls configuration once.
@@ -196,10 +196,8 @@ func (c *Config) makeBase() (*cryptotls.Config, error) {
 	if cache == nil && !c.SessionTicketsDisabled {
 		cache = cryptotls.NewLRUClientSessionCache(DefaultClientSessionCacheSize)
 	}
-	c.alpn = len(protos) > 0
-	c.trace = c.Trace != nil
 
-	return &cryptotls.Config{
+	base := &cryptotls.Config{
 		Certificates:           c.Certificates,
 		RootCAs:                c.RootCAs,
 		ServerName:             c.ServerName,
@@ -214,7 +212,11 @@ func (c *Config) makeBase() (*cryptotls.Config, error) {
 		ClientSessionCache:     cache,
 		KeyLogWriter:           c.KeyLogWriter,
 		Time:                   c.Time,
-	}, nil
+	}
+	if c.Trace != nil {
+		base.GetConfigForClient = traceServerHandshakes(c, base)
+	}
+	return base, nil
 }
 
 // now is the time certificate checks use.

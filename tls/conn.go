@@ -71,27 +71,36 @@ func Server(conn net.Conn, cfg *Config) (*Conn, error) {
 	if len(base.Certificates) == 0 {
 		return nil, fmt.Errorf("%w: a server needs Certificates", ErrBadConfig)
 	}
-	c := &Conn{side: ServerSide, trace: cfg.Trace, raw: &resumableConn{Conn: conn}, inner: conn}
-	if c.trace != nil {
-		// A clone of the configuration per connection lets the callbacks
-		// know which connection they report on. Session tickets are still
-		// sealed with the keys of base: crypto/tls takes them from the
-		// original Config when the clone has none of its own.
-		perConn := base.Clone()
-		perConn.GetConfigForClient = func(hello *cryptotls.ClientHelloInfo) (*cryptotls.Config, error) {
-			c.markStart()
-			c.trace.clientHelloReceived(conn, hello)
-			return nil, nil
-		}
-		perConn.VerifyConnection = func(state cryptotls.ConnectionState) error {
-			c.trace.negotiated(ServerSide, conn, &state, cfg)
-			return nil
-		}
-		c.Conn = cryptotls.Server(c.raw, perConn)
-		return c, nil
-	}
+	c := &Conn{side: ServerSide, trace: cfg.Trace, inner: conn}
+	c.raw = &resumableConn{Conn: conn, owner: c}
 	c.Conn = cryptotls.Server(c.raw, base)
 	return c, nil
+}
+
+// traceServerHandshakes returns the GetConfigForClient hook that a traced
+// server's configuration gets. crypto/tls calls it with each ClientHello;
+// the hook records the hello, then answers with a clone of base whose
+// VerifyConnection callback knows its connection. The clone has no session
+// ticket keys of its own, so crypto/tls seals and opens tickets with base's
+// keys, shared by all connections: resumption keeps working. (Cloning
+// before base has made its keys would give every connection new ones.)
+func traceServerHandshakes(cfg *Config, base *cryptotls.Config) func(*cryptotls.ClientHelloInfo) (*cryptotls.Config, error) {
+	return func(hello *cryptotls.ClientHelloInfo) (*cryptotls.Config, error) {
+		raw, ok := hello.Conn.(*resumableConn)
+		if !ok || raw.owner == nil { // base used directly, as from CryptoConfig
+			return nil, nil
+		}
+		c := raw.owner
+		c.markStart()
+		c.trace.clientHelloReceived(c.inner, hello)
+		perConn := base.Clone()
+		perConn.GetConfigForClient = nil
+		perConn.VerifyConnection = func(state cryptotls.ConnectionState) error {
+			c.trace.negotiated(ServerSide, c.inner, &state, cfg)
+			return nil
+		}
+		return perConn, nil
+	}
 }
 
 // Client returns the client side of a TLS connection over conn. cfg must
@@ -110,7 +119,8 @@ func newClient(conn net.Conn, cfg *Config, base *cryptotls.Config, serverName st
 	if serverName == "" && !base.InsecureSkipVerify {
 		return nil, fmt.Errorf("%w: a client needs ServerName (the name to check in the server's certificate) or InsecureSkipVerify", ErrBadConfig)
 	}
-	c := &Conn{side: ClientSide, trace: cfg.Trace, raw: &resumableConn{Conn: conn}, inner: conn}
+	c := &Conn{side: ClientSide, trace: cfg.Trace, inner: conn}
+	c.raw = &resumableConn{Conn: conn, owner: c}
 	// A clone per connection lets the callbacks below know their connection;
 	// the session cache is shared through the pointer in base.
 	perConn := base.Clone()

@@ -23,6 +23,7 @@ import (
 // out fails, as it should.
 type resumableConn struct {
 	net.Conn
+	owner *Conn // the TLS connection on top, for the trace hooks
 
 	armed atomic.Bool
 

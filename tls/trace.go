@@ -199,8 +199,8 @@ func (e *CertificatesEvent) String() string {
 	var b strings.Builder
 	b.WriteString(e.line(fmt.Sprintf("%s certificate chain (%d)", e.Owner, len(e.Chain))))
 	for i, c := range e.Chain {
-		fmt.Fprintf(&b, "    %d subject:    %s\n", i, c.Subject)
-		fmt.Fprintf(&b, "      issuer:     %s\n", c.Issuer)
+		fmt.Fprintf(&b, "    %d subject:      %s\n", i, c.Subject)
+		fmt.Fprintf(&b, "      issuer:       %s\n", c.Issuer)
 		var sans []string
 		for _, n := range c.DNSNames {
 			sans = append(sans, "DNS:"+n)
@@ -208,14 +208,14 @@ func (e *CertificatesEvent) String() string {
 		for _, ip := range c.IPAddresses {
 			sans = append(sans, "IP:"+ip)
 		}
-		fmt.Fprintf(&b, "      names:      %s\n", joinOrNone(sans))
-		fmt.Fprintf(&b, "      valid:      %s to %s\n",
+		fmt.Fprintf(&b, "      names:        %s\n", joinOrNone(sans))
+		fmt.Fprintf(&b, "      valid:        %s to %s\n",
 			c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
 		ca := ""
 		if c.IsCA {
 			ca = ", CA"
 		}
-		fmt.Fprintf(&b, "      key:        %s%s\n", c.KeyType, ca)
+		fmt.Fprintf(&b, "      key:          %s%s\n", c.KeyType, ca)
 	}
 	return b.String()
 }
@@ -413,7 +413,7 @@ func (t *Trace) finished(side Side, conn net.Conn, tc *cryptotls.Conn, took time
 }
 
 func field(b *strings.Builder, name, value string) {
-	fmt.Fprintf(b, "    %-13s %s\n", name+":", value)
+	fmt.Fprintf(b, "    %-15s %s\n", name+":", value)
 }
 
 func joinMapped[T any](items []T, name func(T) string) string {

@@ -118,12 +118,12 @@ func TestTraceEventsInOrder(t *testing.T) {
 	out := text.String()
 	for _, want := range []string{
 		"[client 127.0.0.1:", "] ClientHello sent", "[server 127.0.0.1:", "] ClientHello received",
-		"versions:     TLS 1.3, TLS 1.2", "TLS_AES_128_GCM_SHA256", `server name:  "localhost"`,
-		"ALPN:         http/1.1", "X25519", "key shares:", "ServerHello received",
+		"versions:       TLS 1.3, TLS 1.2", "TLS_AES_128_GCM_SHA256", `server name:    "localhost"`,
+		"ALPN:           http/1.1", "X25519", "key shares:", "ServerHello received",
 		"cipher suite:", "server certificate chain (1)", "client certificate chain (1)",
-		"subject:    CN=localhost", "issuer:     CN=tundra test CA", "DNS:localhost, IP:127.0.0.1",
-		"key:        ECDSA P-256", "server certificate verified", "trusted CA:", `"localhost" matches`,
-		"handshake done in", "session:      no, new (full handshake)",
+		"subject:      CN=localhost", "issuer:       CN=tundra test CA", "DNS:localhost, IP:127.0.0.1",
+		"key:          ECDSA P-256", "server certificate verified", "trusted CA:", `"localhost" matches`,
+		"handshake done in", "session:        no, new (full handshake)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("trace output lacks %q", want)
@@ -141,6 +141,7 @@ func TestTraceResumedAndSkipped(t *testing.T) {
 	// The session cache is keyed by ServerName (without one, by the
 	// server's address, which changes from test connection to connection).
 	clientCfg := &Config{InsecureSkipVerify: true, ServerName: "localhost", Trace: &Trace{Handler: rec.handle}}
+	serverCfg.Trace = clientCfg.Trace
 	for range 2 {
 		r := handshakeLoopback(t, serverCfg, clientCfg)
 		if r.clientErr != nil || r.serverErr != nil {
@@ -161,8 +162,18 @@ func TestTraceResumedAndSkipped(t *testing.T) {
 	if !events[6].(*ServerHelloEvent).Resumed || !events[8].(*DoneEvent).Resumed {
 		t.Error("second handshake not reported as resumed")
 	}
-	if !strings.Contains(events[8].String(), "session:      yes, resumed") {
+	if !strings.Contains(events[8].String(), "session:        yes, resumed") {
 		t.Errorf("done line = %q", events[8].String())
+	}
+	// A traced server resumes too: its ticket keys are shared by all
+	// connections.
+	names, events = rec.of(ServerSide)
+	if !slices.Equal(names, []string{"ClientHello", "ServerHello", "Verification", "Done",
+		"ClientHello", "ServerHello", "Verification", "Done"}) {
+		t.Fatalf("server events = %v", names)
+	}
+	if !events[7].(*DoneEvent).Resumed {
+		t.Error("server's second handshake not reported as resumed")
 	}
 }
 

@@ -35,14 +35,20 @@ func TestMutualTLS(t *testing.T) {
 			t.Run("good certificate", func(t *testing.T) {
 				serverCfg, clientCfg := mutualConfigs(p, RequireClientCert, version)
 				clientCfg.Certificates = []Certificate{p.client.TLSCertificate()}
-				r := handshakeLoopback(t, serverCfg, clientCfg)
-				ce, se := exchange(r.client, r.server)
-				if r.clientErr != nil || r.serverErr != nil || ce != nil || se != nil {
-					t.Fatalf("client %v/%v, server %v/%v", r.clientErr, ce, r.serverErr, se)
-				}
-				peer := r.server.ConnectionState().PeerCertificates
-				if len(peer) == 0 || peer[0].Subject.CommonName != "student-1" {
-					t.Errorf("server sees client certificate %v, want CN=student-1", peer)
+				for i, wantResumed := range []bool{false, true} {
+					r := handshakeLoopback(t, serverCfg, clientCfg)
+					ce, se := exchange(r.client, r.server)
+					if r.clientErr != nil || r.serverErr != nil || ce != nil || se != nil {
+						t.Fatalf("client %v/%v, server %v/%v", r.clientErr, ce, r.serverErr, se)
+					}
+					// A resumed session remembers the client's certificate.
+					state := r.server.ConnectionState()
+					if len(state.PeerCertificates) == 0 || state.PeerCertificates[0].Subject.CommonName != "student-1" {
+						t.Errorf("connection %d: server sees client certificate %v, want CN=student-1", i, state.PeerCertificates)
+					}
+					if state.DidResume != wantResumed {
+						t.Errorf("connection %d: DidResume = %v, want %v", i, state.DidResume, wantResumed)
+					}
 				}
 			})
 
