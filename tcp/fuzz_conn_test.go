@@ -15,7 +15,8 @@ func ourByte(s Seq) byte  { return byte(uint32(s)*17 + 3) }
 // listening or an established Conn and checks its invariants after each
 // step: SND.UNA <= SND.NXT <= SND.MAX, buffers and reassembly within their
 // limits, the advertised window within the free buffer, delivered bytes
-// exactly the peer's stream in order, and emitted data exactly ours.
+// exactly the peer's stream in order, emitted data exactly ours, and no
+// timer left due after HandleTimer (the stack would spin).
 func FuzzConnSegments(f *testing.F) {
 	f.Add([]byte{0, 0x02, 0, 0, 0, 0, 200, 0, 0, 0x10, 0, 1, 0, 1, 200, 10, 0})
 	f.Add([]byte{1, 0x10, 0, 1, 0, 0, 100, 5, 1, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0})
@@ -70,6 +71,9 @@ func FuzzConnSegments(f *testing.F) {
 				now = now.Add(time.Duration(rec[1]) * 10 * time.Millisecond)
 				if d, ok := c.Deadline(); ok && !now.Before(d) {
 					c.HandleTimer(now)
+					if d, ok := c.Deadline(); ok && !d.After(now) {
+						t.Fatalf("a timer is still due after HandleTimer (state %v)", c.State())
+					}
 				}
 				switch rec[2] {
 				case 1:
