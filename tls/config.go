@@ -124,9 +124,9 @@ type Config struct {
 	// time.Now.
 	Time func() time.Time
 
-	once  sync.Once
-	base  *cryptotls.Config
-	err   error
+	once sync.Once
+	base *cryptotls.Config
+	err  error
 }
 
 // ErrBadConfig reports a Config that cannot be used; the error wrapping it
