@@ -413,3 +413,37 @@ func TestFormat(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// referenceChecksum is RFC 1071's sum written the obvious way, 16 bits at a
+// time, to check the fast one against.
+func referenceChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return uint16(sum)
+}
+
+func TestChecksumAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for n := range 300 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		if n%7 == 0 {
+			for i := range b {
+				b[i] = 0xff // many carries
+			}
+		}
+		if got, want := checksumFold(checksumAdd(0, b)), referenceChecksum(b); got != want && !(got == 0xffff && want == 0) && !(got == 0 && want == 0xffff) {
+			t.Fatalf("length %d: %#04x, want %#04x", n, got, want)
+		}
+	}
+}
