@@ -96,7 +96,7 @@ func traceServerHandshakes(cfg *Config, base *cryptotls.Config) func(*cryptotls.
 		perConn := base.Clone()
 		perConn.GetConfigForClient = nil
 		perConn.VerifyConnection = func(state cryptotls.ConnectionState) error {
-			c.trace.negotiated(ServerSide, c.inner, &state, cfg)
+			c.trace.negotiated(ServerSide, c.inner, &state, cfg, "")
 			return nil
 		}
 		return perConn, nil
@@ -129,7 +129,7 @@ func newClient(conn net.Conn, cfg *Config, base *cryptotls.Config, serverName st
 	c.clientCerts = base.Certificates
 	if c.trace != nil {
 		perConn.VerifyConnection = func(state cryptotls.ConnectionState) error {
-			c.trace.negotiated(ClientSide, conn, &state, cfg)
+			c.trace.negotiated(ClientSide, conn, &state, cfg, serverName)
 			return nil
 		}
 		// crypto/tls offers no hook that shows the ClientHello it sends, so

@@ -344,7 +344,9 @@ func helloEventFromWire(v clientHelloView, conn net.Conn) *ClientHelloEvent {
 
 // negotiated records, from inside crypto/tls's VerifyConnection callback,
 // what the server chose, the peer's chain and how it was verified.
-func (t *Trace) negotiated(side Side, conn net.Conn, state *cryptotls.ConnectionState, cfg *Config) {
+// serverName is the name a client checked the certificate against (SNI
+// carries no IP addresses, so state.ServerName may be empty).
+func (t *Trace) negotiated(side Side, conn net.Conn, state *cryptotls.ConnectionState, cfg *Config, serverName string) {
 	header := newHeader(side, conn)
 	t.emit(&ServerHelloEvent{
 		EventHeader: header,
@@ -382,7 +384,7 @@ func (t *Trace) negotiated(side Side, conn net.Conn, state *cryptotls.Connection
 		}
 		v.How = fmt.Sprintf("signatures, validity dates and key usage checked up to a CA in %s", pool)
 		if side == ClientSide {
-			v.Name = state.ServerName
+			v.Name = serverName
 			v.How += ", and the name against the certificate's SANs"
 		}
 		if state.DidResume {
