@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,12 +32,22 @@ var (
 // with its own pump, as two hosts on one link.
 func stackPair(t testing.TB, wrap func(a, b link.Endpoint) (link.Endpoint, link.Endpoint), opts Options) (*Stack, *Stack) {
 	t.Helper()
+	return stackPairWrapped(t, wrap, opts, opts)
+}
+
+// stackPairWith is stackPair with different options for A and B.
+func stackPairWith(t testing.TB, oa, ob Options) (*Stack, *Stack) {
+	t.Helper()
+	return stackPairWrapped(t, nil, oa, ob)
+}
+
+func stackPairWrapped(t testing.TB, wrap func(a, b link.Endpoint) (link.Endpoint, link.Endpoint), oa, ob Options) (*Stack, *Stack) {
+	t.Helper()
 	ea, eb := pipe.New(pipe.Options{QueueLen: 4096})
 	var la, lb link.Endpoint = ea, eb
 	if wrap != nil {
 		la, lb = wrap(ea, eb)
 	}
-	oa, ob := opts, opts
 	oa.Addresses = []netip.Addr{addrA}
 	ob.Addresses = []netip.Addr{addrB}
 	a, err := New(la, oa)
@@ -314,5 +325,18 @@ func TestConnectCloseCyclesLeaveNothing(t *testing.T) {
 	st := a.Stats().TCP
 	if st.ActiveOpens != uint64(cycles) || st.CurrEstab != 0 {
 		t.Errorf("A counters %+v", st)
+	}
+}
+
+func TestTCPConnectionsListing(t *testing.T) {
+	a, b := stackPair(t, nil, Options{})
+	c1, _ := connPair(t, a, b)
+	c1.Write([]byte("x"))
+	infos := a.TCPConnections()
+	if len(infos) != 1 || infos[0].State != tcp.Established || infos[0].Remote.Addr() != addrB {
+		t.Fatalf("listing %+v", infos)
+	}
+	if s := infos[0].String(); !strings.Contains(s, "ESTABLISHED") || !strings.Contains(s, "cwnd:") {
+		t.Errorf("ss line %q", s)
 	}
 }
