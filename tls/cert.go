@@ -45,12 +45,12 @@ const (
 // errors say what is wrong: a missing file, a file that is not PEM, a key
 // that does not match the certificate, or a certificate that is expired or
 // not yet valid (errors.Is with ErrNotPEM, ErrKeyMismatch, ErrExpired).
-func LoadKeyPair(certFile, keyFile string) (cryptotls.Certificate, error) {
+func LoadKeyPair(certFile, keyFile string) (Certificate, error) {
 	return loadKeyPairAt(certFile, keyFile, time.Now())
 }
 
-func loadKeyPairAt(certFile, keyFile string, now time.Time) (cryptotls.Certificate, error) {
-	var out cryptotls.Certificate
+func loadKeyPairAt(certFile, keyFile string, now time.Time) (Certificate, error) {
+	var out Certificate
 	chain, err := readCertificates(certFile)
 	if err != nil {
 		return out, err
