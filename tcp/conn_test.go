@@ -555,6 +555,14 @@ func TestReceiverZeroWindowAndUpdate(t *testing.T) {
 	s.expect("ACK ack=9001 win=1200")
 }
 
+func TestTinyPeerMSSIsClamped(t *testing.T) {
+	s := toState(t, Listen)
+	s.send(HeaderFields{Seq: remoteISS, Flags: FlagSYN, Window: 8000, Options: Options{HasMSS: true, MSS: 8}}, "")
+	if got := s.c.SendMSS(); got != minSendMSS {
+		t.Fatalf("send MSS %d, want the floor %d", got, minSendMSS)
+	}
+}
+
 func TestMSSOptionLimitsSegments(t *testing.T) {
 	s := newStepper(t, testConfig())
 	s.c.Connect(s.now)

@@ -76,6 +76,9 @@ func (c *Conn) segmentInListen(seg *Segment, now time.Time) {
 	// "Fourth, other data or control: ... drop the segment and return."
 }
 
+// minSendMSS is the smallest send MSS used whatever the peer announces.
+const minSendMSS = 64
+
 // takeSynOptions records what the peer's SYN offers: its MSS (RFC 9293
 // 3.7.1; 536 when absent) and window scale (RFC 7323 2.2: scaling is used
 // only when both SYNs carry the option; shifts above 14 are used as 14).
@@ -83,7 +86,9 @@ func (c *Conn) takeSynOptions(seg *Segment) {
 	if seg.Options.HasMSS && seg.Options.MSS > 0 {
 		c.peerMSS = int(seg.Options.MSS)
 	}
-	c.sndMSS = max(min(c.peerMSS, c.cfg.MSS), 1)
+	// A tiny MSS would make the peer cost us a segment per few bytes; like
+	// Linux (tcp_min_snd_mss) we do not go below a floor.
+	c.sndMSS = max(min(c.peerMSS, c.cfg.MSS), minSendMSS)
 	if seg.Options.HasWindowScale && c.offerWS {
 		c.wsNegotiated = true
 		c.sndShift = min(seg.Options.WindowScale, MaxWindowScale)
