@@ -9,7 +9,8 @@
 //
 // Open creates the device (or attaches to an existing persistent one) with
 // IFF_TUN|IFF_NO_PI through /dev/net/tun, so each read returns exactly one
-// IPv4 packet and each write sends one. The descriptor is non-blocking and
+// IPv4 packet (or super-packet, see Offloads below) and each write sends
+// one. The descriptor is non-blocking and
 // registered with Go's network poller (os.NewFile and SyscallConn), so a
 // blocked ReadPackets costs no thread and Close unblocks it. ReadPackets
 // waits for the first packet, then keeps reading without blocking until the
@@ -23,35 +24,32 @@
 // offloads. It is useful to compare against and on systems where the direct
 // path is not wanted.
 //
-// # Offloads (not yet enabled)
+// # Offloads
 //
-// Linux can hand a TUN reader TCP super-packets of up to 64 KiB (GRO) and
-// accept them from a writer (TSO), cutting them into MTU-sized segments
-// itself, and can leave transport checksums to the other side. A userspace
-// stack gains several times its throughput from this (Tailscale measured
-// 2.15 to 10.8 Gbit/s). The mechanism is IFF_VNET_HDR: the device is opened
-// with that flag, TUNSETOFFLOAD enables TUN_F_CSUM, TUN_F_TSO4 (and
-// TUN_F_USO4), and every packet read or written is then preceded by a
+// Linux can hand a TUN reader TCP super-packets of up to 64 KiB and accept
+// them from a writer, cutting them into MTU-sized segments itself, and can
+// leave transport checksums to the other side. A userspace stack gains
+// several times its throughput from this (Tailscale measured 2.15 to 10.8
+// Gbit/s), because its per-packet costs are paid once per 64 KiB. The
+// mechanism is IFF_VNET_HDR: every packet read or written is preceded by a
 // 10-byte struct virtio_net_hdr (include/uapi/linux/virtio_net.h) saying
-// whether it is a super-packet (gso_type, gso_size, hdr_len) and whether its
-// checksum is partial (flags, csum_start, csum_offset).
+// whether it is a super-packet (gso_type, gso_size, hdr_len) and whether
+// its checksum is partial (flags, csum_start, csum_offset).
 //
-// link.Offload mirrors that header field for field, and this package
-// already has the pure translation both ways (decodeVnetHdr and
-// encodeVnetHdr, with unit tests). What remains, for the issue that turns
-// offloads on:
+// Open asks for it by default: IFF_VNET_HDR, TUNSETVNETHDRSZ 10, and
+// TUNSETOFFLOAD with TUN_F_CSUM|TUN_F_TSO4 (and TUN_F_USO4 with
+// Options.UDPSegmentation). If the kernel refuses any step, Open reopens
+// the device without them; Options.DisableOffloads skips the attempt. With
+// offloads, MaxPacketSize is 65535 and Offloads reports TSO4 and Checksum.
+// ReadPackets reads each frame with one readv(2), the header into the
+// Endpoint and the packet into the caller's buffer, and turns the header
+// into link.Offload; WritePackets writes header and packet with one
+// writev(2). Neither copies the packet nor allocates. link.Offload mirrors
+// the header field for field (decodeVnetHdr and encodeVnetHdr translate).
 //
-//   - Open with IFF_VNET_HDR, then TUNSETVNETHDRSZ 10 and TUNSETOFFLOAD;
-//     set Endpoint.vnetHdr.
-//   - ReadPackets: read each frame into a buffer 10 bytes larger, decode the
-//     header into Packet.Offload and reslice Data past it (or readv with two
-//     iovecs); MaxPacketSize becomes 65535 and Offloads reports TSO4 and
-//     Checksum.
-//   - WritePackets: encode Packet.Offload in the 10 bytes before the packet
-//     (writev, or a headroom convention with the stack) and write both at
-//     once.
-//
-// wireguard-go (tun/tun_linux.go, tun/offload_linux.go) and gVisor
-// (pkg/tcpip/link/fdbased) take the same route; both also coalesce and split
-// in userspace when the peer cannot, which tundra leaves to the stack.
+// Package gso does the same work in software: gso.Split cuts a
+// super-packet into segments for an endpoint without TSO, and
+// gso.SetPartialChecksum and gso.CompleteChecksum prepare and finish
+// partial checksums. wireguard-go (tun/offload_linux.go) and gVisor
+// (pkg/tcpip/link/fdbased) take the same route.
 package tun
