@@ -3,40 +3,24 @@
 // in-memory link whose writes the runner collects and a virtual clock the
 // runner advances.
 //
-// The stack gives programs Go sockets (net.Conn, net.Listener), which
-// block; the runner needs socket calls that return at once, as on a
-// non-blocking BSD socket. This package bridges the two without guessing
-// at timing:
-//
-//   - Read and Write run with a deadline equal to the virtual "now", so they
-//     take what is ready and return os.ErrDeadlineExceeded (EAGAIN)
-//     instead of waiting.
-//   - The stack's tcp.Observer hook reports every state change, on the
-//     goroutine that causes it. From it the target knows each connection's
-//     state (for Info, Poll, SO_ERROR and sockstat) and how many
-//     connections wait in a listener's accept queue, so Accept is called
-//     only when it cannot block.
-//   - Connect runs DialTCP on its own goroutine (packetdrill runs blocking
-//     calls on a thread of their own too). The target waits until that
-//     goroutine has sent its SYN and armed its retransmission timer, and
-//     later collects its result only once the observer has seen the
-//     handshake end, when DialTCP is about to return. No result depends on
-//     goroutine scheduling or the wall clock; a 10 s wall-clock bound only
-//     turns a stack that never arms its timer into an error.
+// Everything happens on the runner's goroutine and nothing waits: the
+// stack's calls for non-blocking drivers do the work (StartDialTCP sends
+// the SYN and returns; TryAcceptTCP takes a queued connection or nothing;
+// ReadReady and Writable say whether Read and Write would return at once,
+// and they are called only then). The stack's tcp.Observer hook records
+// why a connection ended (a RST, a timeout), which becomes the socket's
+// SO_ERROR as on a BSD socket.
 package stacktarget
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/tundra-net/tundra/clock"
 	"github.com/tundra-net/tundra/link"
@@ -54,7 +38,7 @@ func New(cfg packetdrill.TargetConfig) (packetdrill.Target, error) {
 		cfg:    cfg,
 		link:   &captureLink{mtu: cfg.MTU, closed: make(chan struct{})},
 		socks:  map[int]*socket{},
-		states: map[tcp.FourTuple]tcp.State{},
+		endErr: map[tcp.FourTuple]syscall.Errno{},
 		next:   100,
 	}
 	t.obs = &observer{t: t}
@@ -72,33 +56,20 @@ type Target struct {
 	socks map[int]*socket
 	next  int
 
-	// mu guards the fields the observer updates: it runs on whichever
-	// goroutine drives the connection (the runner's, or a dial's).
-	mu       sync.Mutex
-	states   map[tcp.FourTuple]tcp.State // connections the stack holds
-	passive  map[tcp.FourTuple]bool      // connections a listener created
-	queued   map[uint16]int              // per listening port: established, not accepted
-	resetErr map[tcp.FourTuple]syscall.Errno
-	synSent  chan tcp.FourTuple // a dial's SYN, while Connect waits for it
+	// endErr holds, per connection, the errno of how it ended (ECONNRESET,
+	// ECONNREFUSED, ETIMEDOUT) until SO_ERROR reads it. The observer fills
+	// it on the goroutine driving the stack, which is the runner's.
+	mu     sync.Mutex
+	endErr map[tcp.FourTuple]syscall.Errno
 }
 
 // socket is one handle of the script.
 type socket struct {
-	port     uint16 // bound port
-	listener *stack.TCPListener
-	conn     *stack.TCPConn
-	dial     *dialing
-	soErr    syscall.Errno
-	reuse    int
-}
-
-// dialing is a DialTCP running on its own goroutine.
-type dialing struct {
-	id     tcp.FourTuple
-	cancel context.CancelFunc
-	done   chan struct{}
-	conn   *stack.TCPConn
-	err    error
+	port      uint16 // bound port
+	listener  *stack.TCPListener
+	conn      *stack.TCPConn
+	writeShut bool // shutdown(SHUT_WR) was called
+	reuse     int
 }
 
 // tcpConfig maps the profile onto the stack's TCP configuration. Profile
@@ -181,7 +152,7 @@ func (t *Target) Bind(h int, addr netip.AddrPort) syscall.Errno {
 	if e != 0 {
 		return e
 	}
-	if s.port != 0 || s.listener != nil || s.conn != nil || s.dial != nil {
+	if s.port != 0 || s.listener != nil || s.conn != nil {
 		return syscall.EINVAL
 	}
 	if addr.Addr() != t.cfg.Local {
@@ -200,7 +171,7 @@ func (t *Target) Listen(h int, backlog int) syscall.Errno {
 	if s.listener != nil {
 		return 0
 	}
-	if s.conn != nil || s.dial != nil {
+	if s.conn != nil {
 		return syscall.EINVAL
 	}
 	l, err := t.st.ListenTCP(netip.AddrPortFrom(t.cfg.Local, s.port), backlog)
@@ -211,7 +182,7 @@ func (t *Target) Listen(h int, backlog int) syscall.Errno {
 	return 0
 }
 
-// Accept takes a connection the observer saw complete its handshake.
+// Accept takes a connection from the accept queue, or EAGAIN.
 func (t *Target) Accept(h int) (int, syscall.Errno) {
 	s, e := t.sock(h)
 	if e != 0 {
@@ -220,145 +191,52 @@ func (t *Target) Accept(h int) (int, syscall.Errno) {
 	if s.listener == nil {
 		return -1, syscall.EINVAL
 	}
-	t.mu.Lock()
-	ready := t.queued[s.port] > 0
-	if ready {
-		t.queued[s.port]--
-	}
-	t.mu.Unlock()
-	if !ready {
+	c := s.listener.TryAcceptTCP()
+	if c == nil {
 		return -1, syscall.EAGAIN
-	}
-	c, err := s.listener.AcceptTCP() // does not block: the queue holds one
-	if err != nil {
-		return -1, errnoOf(err)
 	}
 	t.next++
 	t.socks[t.next] = &socket{conn: c}
 	return t.next, 0
 }
 
-// Connect starts DialTCP on a goroutine and returns EINPROGRESS once that
-// goroutine has sent its SYN and armed the retransmission timer, so that
-// nothing it does afterwards can change what the runner sees; or the
-// dial's own result if it ended first.
+// Connect sends the SYN and returns EINPROGRESS, as connect(2) on a
+// non-blocking socket does; a bound port is used as the local port.
 func (t *Target) Connect(h int, addr netip.AddrPort) syscall.Errno {
 	s, e := t.sock(h)
 	if e != 0 {
 		return e
 	}
 	switch {
+	case s.conn != nil && s.conn.State() == tcp.SynSent:
+		return syscall.EALREADY
 	case s.conn != nil:
 		return syscall.EISCONN
-	case s.dial != nil:
-		return syscall.EALREADY
 	case s.listener != nil:
 		return syscall.EINVAL
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d := &dialing{cancel: cancel, done: make(chan struct{})}
-	synSent := make(chan tcp.FourTuple, 1)
-	t.mu.Lock()
-	t.synSent = synSent
-	t.mu.Unlock()
-	timers := t.cfg.Clock.Pending()
-	go func() {
-		d.conn, d.err = t.st.DialTCP(ctx, addr)
-		close(d.done)
-	}()
-	defer func() {
-		t.mu.Lock()
-		t.synSent = nil
-		t.mu.Unlock()
-	}()
-	select {
-	case d.id = <-synSent:
-	case <-d.done:
-		cancel()
-		if d.err != nil {
-			return errnoOf(d.err)
-		}
-		s.conn = d.conn
-		return 0
+	c, err := t.st.StartDialTCP(s.port, addr)
+	if err != nil {
+		return errnoOf(err)
 	}
-	// The SYN is out (the observer heard SYN-SENT, which the stack reports
-	// from inside Connect); wait for the timer DialTCP arms right after.
-	// This is a handful of instructions away; the bound only turns a stack
-	// bug into an error instead of a hang.
-	limit := time.Now().Add(dialBound)
-	for t.cfg.Clock.Pending() <= timers {
-		select {
-		case <-d.done:
-		default:
-			if time.Now().After(limit) {
-				cancel()
-				return syscall.EIO
-			}
-			runtime.Gosched()
-			continue
-		}
-		break
-	}
-	s.dial = d
+	s.conn = c
 	return syscall.EINPROGRESS
 }
 
-// settleDial collects a dial whose handshake has ended: the observer saw
-// the connection leave SYN-SENT and SYN-RECEIVED, so DialTCP is returning.
-func (t *Target) settleDial(s *socket) {
-	d := s.dial
-	if d == nil {
-		return
-	}
-	t.mu.Lock()
-	state, known := t.states[d.id]
-	t.mu.Unlock()
-	if known && (state == tcp.SynSent || state == tcp.SynReceived) {
-		return
-	}
-	if !awaitDial(d) {
-		s.dial, s.soErr = nil, syscall.EIO
-		return
-	}
-	d.cancel()
-	s.dial = nil
-	if d.err != nil {
-		s.soErr = errnoOf(d.err)
-		return
-	}
-	s.conn = d.conn
-}
-
-// dialBound bounds, in wall-clock time, a wait for DialTCP to return once
-// it must; it only turns a stack bug into an error instead of a hang.
-const dialBound = 10 * time.Second
-
-// awaitDial waits for a dial that is returning; false means it did not.
-func awaitDial(d *dialing) bool {
-	select {
-	case <-d.done:
-		return true
-	case <-time.After(dialBound):
-		return false
-	}
-}
-
-// Read reads what is ready, without waiting.
+// Read reads what is ready; it calls the stack only when ReadReady says
+// Read returns at once.
 func (t *Target) Read(h int, buf []byte) (int, syscall.Errno) {
 	s, e := t.sock(h)
 	if e != 0 {
 		return -1, e
 	}
-	t.settleDial(s)
 	if s.conn == nil {
-		if s.dial != nil {
-			return -1, syscall.EAGAIN
-		}
 		return -1, syscall.ENOTCONN
 	}
-	s.conn.SetReadDeadline(t.cfg.Clock.Now())
+	if !s.conn.ReadReady() {
+		return -1, syscall.EAGAIN
+	}
 	n, err := s.conn.Read(buf)
-	s.conn.SetReadDeadline(time.Time{})
 	switch {
 	case err == nil, n > 0:
 		return n, 0
@@ -368,22 +246,28 @@ func (t *Target) Read(h int, buf []byte) (int, syscall.Errno) {
 	return -1, errnoOf(err)
 }
 
-// Write queues what fits, without waiting.
+// Write queues what fits in the send buffer; with no room it returns
+// EAGAIN while the connection can still send, else the stack's error.
 func (t *Target) Write(h int, data []byte) (int, syscall.Errno) {
 	s, e := t.sock(h)
 	if e != 0 {
 		return -1, e
 	}
-	t.settleDial(s)
 	if s.conn == nil {
-		if s.dial != nil {
-			return -1, syscall.EAGAIN
-		}
 		return -1, syscall.ENOTCONN
 	}
-	s.conn.SetWriteDeadline(t.cfg.Clock.Now())
-	n, err := s.conn.Write(data)
-	s.conn.SetWriteDeadline(time.Time{})
+	room := s.conn.Writable()
+	if room == 0 {
+		switch s.conn.State() {
+		case tcp.SynSent, tcp.SynReceived, tcp.Established, tcp.CloseWait:
+			if !s.writeShut {
+				return -1, syscall.EAGAIN
+			}
+		}
+		// Writing is over: Write returns its error without waiting.
+		room = len(data)
+	}
+	n, err := s.conn.Write(data[:min(len(data), room)])
 	if err == nil || n > 0 {
 		return n, 0
 	}
@@ -396,7 +280,6 @@ func (t *Target) Shutdown(h int, how packetdrill.ShutdownHow) syscall.Errno {
 	if e != 0 {
 		return e
 	}
-	t.settleDial(s)
 	if s.conn == nil {
 		return syscall.ENOTCONN
 	}
@@ -409,28 +292,19 @@ func (t *Target) Shutdown(h int, how packetdrill.ShutdownHow) syscall.Errno {
 		if err := s.conn.CloseWrite(); err != nil {
 			return errnoOf(err)
 		}
+		s.writeShut = true
 	}
 	return 0
 }
 
-// Close closes the handle. A connect still in progress is abandoned, as
-// close() in SYN-SENT does (RFC 9293 section 3.10.4).
+// Close closes the handle; the connection goes on closing gracefully
+// (FIN-WAIT, TIME-WAIT) inside the stack, as RFC 9293 3.10.4 asks.
 func (t *Target) Close(h int) syscall.Errno {
 	s, e := t.sock(h)
 	if e != 0 {
 		return e
 	}
 	delete(t.socks, h)
-	t.settleDial(s)
-	if d := s.dial; d != nil {
-		d.cancel()
-		if !awaitDial(d) {
-			return syscall.EIO
-		}
-		if d.conn != nil {
-			s.conn = d.conn
-		}
-	}
 	var err error
 	switch {
 	case s.listener != nil:
@@ -438,20 +312,16 @@ func (t *Target) Close(h int) syscall.Errno {
 	case s.conn != nil:
 		err = s.conn.Close()
 	}
-	if err != nil {
-		return errnoOf(err)
-	}
-	return 0
+	return errnoOf(err)
 }
 
 // GetSockOpt reports buffer sizes from the stack's configuration and the
-// pending error from what the observer saw.
+// error a connection ended with.
 func (t *Target) GetSockOpt(h int, opt packetdrill.SockOpt) (int, syscall.Errno) {
 	s, e := t.sock(h)
 	if e != 0 {
 		return 0, e
 	}
-	t.settleDial(s)
 	switch opt {
 	case packetdrill.SoRcvBuf:
 		return t.tcpCf.ReceiveBufferSize, 0
@@ -460,11 +330,13 @@ func (t *Target) GetSockOpt(h int, opt packetdrill.SockOpt) (int, syscall.Errno)
 	case packetdrill.SoReuseAddr:
 		return s.reuse, 0
 	case packetdrill.SoError:
-		errno := s.soErr
-		s.soErr = 0
-		if errno == 0 && s.conn != nil {
-			errno = t.takeResetErr(s.conn)
+		if s.conn == nil {
+			return 0, 0
 		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		errno := t.endErr[s.conn.ID()]
+		delete(t.endErr, s.conn.ID())
 		return int(errno), 0
 	}
 	return 0, syscall.ENOPROTOOPT
@@ -489,47 +361,36 @@ func (t *Target) SetSockOpt(h int, opt packetdrill.SockOpt, value int) syscall.E
 	return syscall.ENOPROTOOPT
 }
 
-// Poll reports readiness from the observed state.
+// Poll reports readiness from the stack's own answers.
 func (t *Target) Poll(h int) packetdrill.PollEvents {
 	s, e := t.sock(h)
 	if e != 0 {
 		return packetdrill.PollEvents{Error: true}
 	}
-	t.settleDial(s)
-	switch {
-	case s.dial != nil:
+	if s.conn == nil {
 		return packetdrill.PollEvents{}
-	case s.listener != nil:
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		return packetdrill.PollEvents{Readable: t.queued[s.port] > 0}
-	case s.conn == nil:
-		return packetdrill.PollEvents{Error: s.soErr != 0, HangUp: true}
 	}
-	st := s.conn.Stats()
+	state := s.conn.State()
+	t.mu.Lock()
+	pending := t.endErr[s.conn.ID()] != 0
+	t.mu.Unlock()
 	return packetdrill.PollEvents{
-		Readable: st.ReceiveBuffered > 0 || st.State == tcp.CloseWait || st.State == tcp.Closed,
-		Writable: st.State == tcp.Established || st.State == tcp.CloseWait,
-		Error:    s.soErr != 0,
-		HangUp:   st.State == tcp.Closed,
+		Readable: s.conn.ReadReady(),
+		Writable: s.conn.Writable() > 0 && (state == tcp.Established || state == tcp.CloseWait),
+		Error:    pending,
+		HangUp:   state == tcp.Closed,
 	}
 }
 
 // Info reports state and negotiated options. The stack reports window
-// scaling; it does not report timestamps, SACK or ECN as negotiated.
+// scaling; it does not negotiate timestamps, SACK or ECN.
 func (t *Target) Info(h int) packetdrill.TCPInfo {
 	s, e := t.sock(h)
-	if e != 0 {
-		return packetdrill.TCPInfo{}
-	}
-	t.settleDial(s)
 	switch {
+	case e != 0:
+		return packetdrill.TCPInfo{}
 	case s.listener != nil:
 		return packetdrill.TCPInfo{State: packetdrill.Listen}
-	case s.dial != nil:
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		return packetdrill.TCPInfo{State: convertState(t.states[s.dial.id])}
 	case s.conn == nil:
 		return packetdrill.TCPInfo{State: packetdrill.Closed}
 	}
@@ -540,22 +401,19 @@ func (t *Target) Info(h int) packetdrill.TCPInfo {
 	}
 }
 
-// Connections lists every connection the stack holds, every listener, and
-// every handle without a live connection (as CLOSED, the way sockstat
-// shows such sockets).
+// Connections lists what sockstat would: every connection the stack holds
+// (TIME-WAIT included), every listener, and every handle without a live
+// connection, as CLOSED.
 func (t *Target) Connections() []packetdrill.TCPState {
 	var out []packetdrill.TCPState
-	t.mu.Lock()
-	for _, st := range t.states {
-		out = append(out, convertState(st))
+	for _, c := range t.st.TCPConnections() {
+		out = append(out, convertState(c.State))
 	}
-	t.mu.Unlock()
 	for _, s := range t.socks {
-		t.settleDial(s)
 		switch {
 		case s.listener != nil:
 			out = append(out, packetdrill.Listen)
-		case s.dial == nil && (s.conn == nil || s.conn.State() == tcp.Closed):
+		case s.conn == nil || s.conn.State() == tcp.Closed:
 			out = append(out, packetdrill.Closed)
 		}
 	}
@@ -564,83 +422,36 @@ func (t *Target) Connections() []packetdrill.TCPState {
 
 // Release closes the stack.
 func (t *Target) Release() {
-	for _, s := range t.socks {
-		if s.dial != nil {
-			s.dial.cancel()
-		}
-	}
 	if t.st != nil {
 		t.st.Close()
 	}
-	for _, s := range t.socks {
-		if s.dial != nil {
-			awaitDial(s.dial)
-		}
-	}
 }
 
-// takeResetErr returns (once) the error a reset or timeout left on an
-// established connection.
-func (t *Target) takeResetErr(c *stack.TCPConn) syscall.Errno {
-	id := fourTuple(c)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.resetErr[id]
-	delete(t.resetErr, id)
-	return e
-}
-
-func fourTuple(c *stack.TCPConn) tcp.FourTuple {
-	l := c.LocalAddr().(*net.TCPAddr).AddrPort()
-	r := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	return tcp.FourTuple{LocalAddr: l.Addr().As4(), RemoteAddr: r.Addr().As4(), LocalPort: l.Port(), RemotePort: r.Port()}
-}
-
-// observer mirrors connection states as the stack reports them.
+// observer records how connections end.
 type observer struct{ t *Target }
 
-// StateChanged records the new state; it counts connections entering a
-// listener's accept queue and remembers why a connection failed.
+// StateChanged keeps the errno of a connection that a RST or a timeout
+// closed, for SO_ERROR (RFC 9293 3.10.7.3: a RST in SYN-SENT is "connection
+// refused", later "connection reset").
 func (o *observer) StateChanged(id tcp.FourTuple, from, to tcp.State, cause tcp.Event) {
-	t := o.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.passive == nil {
-		t.passive = map[tcp.FourTuple]bool{}
-		t.queued = map[uint16]int{}
-		t.resetErr = map[tcp.FourTuple]syscall.Errno{}
-	}
-	if to == tcp.SynReceived && (from == tcp.Listen || from == tcp.Closed) {
-		t.passive[id] = true
-	}
-	// A passive connection joins the accept queue when it leaves
-	// SYN-RECEIVED for a live state (the stack's afterEvent does the same).
-	if t.passive[id] && from == tcp.SynReceived && to != tcp.Closed && to != tcp.Listen {
-		t.queued[id.LocalPort]++
-		delete(t.passive, id)
-	}
-	if to == tcp.Closed {
-		delete(t.states, id)
-		delete(t.passive, id)
-		switch cause {
-		case tcp.EventRecvRST:
-			if from == tcp.SynSent {
-				t.resetErr[id] = syscall.ECONNREFUSED
-			} else {
-				t.resetErr[id] = syscall.ECONNRESET
-			}
-		case tcp.EventRetransmitTimeout, tcp.EventKeepAliveTimeout:
-			t.resetErr[id] = syscall.ETIMEDOUT
-		}
+	if to != tcp.Closed {
 		return
 	}
-	t.states[id] = to
-	if from == tcp.Closed && to == tcp.SynSent && t.synSent != nil {
-		select {
-		case t.synSent <- id:
-		default: // Connect has its SYN already
+	var errno syscall.Errno
+	switch cause {
+	case tcp.EventRecvRST:
+		errno = syscall.ECONNRESET
+		if from == tcp.SynSent {
+			errno = syscall.ECONNREFUSED
 		}
+	case tcp.EventRetransmitTimeout, tcp.EventKeepAliveTimeout:
+		errno = syscall.ETIMEDOUT
+	default:
+		return
 	}
+	o.t.mu.Lock()
+	o.t.endErr[id] = errno
+	o.t.mu.Unlock()
 }
 
 // SegmentSent is part of tcp.Observer; the runner sees segments on the
@@ -694,8 +505,6 @@ func errnoOf(err error) syscall.Errno {
 		return syscall.EAGAIN
 	case errors.Is(err, net.ErrClosed):
 		return syscall.EBADF
-	case errors.Is(err, context.Canceled):
-		return syscall.ECONNABORTED
 	}
 	return syscall.EIO
 }

@@ -72,7 +72,7 @@ func TestActiveOpenNonBlocking(t *testing.T) {
 +0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
 +0 > S 0:0(0) <...>
 +0 %{ assert tcpi_state == TCPI_SYN_SENT }%
-+0 write(3, ..., 10) = -1 EAGAIN (Resource temporarily unavailable)
++0 read(3, ..., 10) = -1 EAGAIN (Resource temporarily unavailable)
 +0.1 < S. 0:0(0) ack 1 win 5000 <mss 1460>
 +0 > . 1:1(0) ack 1 <...>
 +0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
