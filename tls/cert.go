@@ -46,10 +46,6 @@ const (
 // that does not match the certificate, or a certificate that is expired or
 // not yet valid (errors.Is with ErrNotPEM, ErrKeyMismatch, ErrExpired).
 func LoadKeyPair(certFile, keyFile string) (Certificate, error) {
-	return loadKeyPairAt(certFile, keyFile, time.Now())
-}
-
-func loadKeyPairAt(certFile, keyFile string, now time.Time) (Certificate, error) {
 	var out Certificate
 	chain, err := readCertificates(certFile)
 	if err != nil {
@@ -65,7 +61,7 @@ func loadKeyPairAt(certFile, keyFile string, now time.Time) (Certificate, error)
 		return out, fmt.Errorf("tls: %s and %s: %w (%s key in the certificate for %q, %s key in the key file)",
 			certFile, keyFile, ErrKeyMismatch, keyType(leaf.PublicKey), leaf.Subject, keyType(key.Public()))
 	}
-	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+	if now := time.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
 		return out, fmt.Errorf("tls: %s: certificate for %q %w: valid from %s to %s, and it is now %s",
 			certFile, leaf.Subject, ErrExpired, leaf.NotBefore.UTC().Format(time.RFC3339),
 			leaf.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))

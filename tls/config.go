@@ -218,11 +218,3 @@ func (c *Config) makeBase() (*cryptotls.Config, error) {
 	}
 	return base, nil
 }
-
-// now is the time certificate checks use.
-func (c *Config) now() time.Time {
-	if c.Time != nil {
-		return c.Time()
-	}
-	return time.Now()
-}

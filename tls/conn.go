@@ -211,11 +211,8 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.trace == nil {
 		return c.explain(c.Conn.HandshakeContext(ctx))
 	}
-	if c.done.Load() {
-		return nil
-	}
 	c.markStart()
-	err := c.explain(c.Conn.HandshakeContext(ctx))
+	err := c.explain(c.Conn.HandshakeContext(ctx)) // at once if already done
 	if c.done.CompareAndSwap(false, true) {
 		c.trace.finished(c.side, c.inner, c.Conn, time.Since(c.start), err)
 	}
@@ -338,8 +335,8 @@ func (l *listener) Accept() (net.Conn, error) {
 	return tc, nil
 }
 
-// DefaultHandshakeTimeout bounds a Dialer's handshake when neither the
-// context nor Dialer.HandshakeTimeout does.
+// DefaultHandshakeTimeout bounds a Dialer's connect and handshake when
+// Dialer.HandshakeTimeout is zero.
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // Dialer opens TLS client connections over any dial function, such as a
@@ -355,8 +352,8 @@ type Dialer struct {
 	// the system's roots, the defaults of this package.
 	Config *Config
 
-	// HandshakeTimeout bounds the handshake; zero means
-	// DefaultHandshakeTimeout. A context deadline applies as well.
+	// HandshakeTimeout bounds the connect and the handshake together; zero
+	// means DefaultHandshakeTimeout. A context deadline applies as well.
 	HandshakeTimeout time.Duration
 }
 

@@ -195,6 +195,13 @@ func TestTraceFailure(t *testing.T) {
 	if !errors.Is(done.Err, ErrWrongName) || !strings.Contains(done.String(), "handshake failed after") {
 		t.Errorf("done = %v", done)
 	}
+	// Asking again gives the same error, and no second Done event.
+	if err := r.client.Handshake(); !errors.Is(err, ErrWrongName) {
+		t.Errorf("second Handshake = %v, want ErrWrongName", err)
+	}
+	if names, _ := rec.of(ClientSide); len(names) != 2 {
+		t.Errorf("events after a second Handshake = %v", names)
+	}
 }
 
 func TestServerTraceWithoutClientCertificate(t *testing.T) {
