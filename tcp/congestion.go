@@ -92,6 +92,12 @@ func (r *newReno) onAck(ack Seq, acked, inFlight int) bool {
 		}
 		return true
 	}
+	if ack.GreaterThan(r.recover) {
+		// Keep recover just behind SND.UNA once the ACKs have passed it, so
+		// that the comparisons with it stay valid when sequence numbers wrap
+		// around (RFC 6582 section 4 discusses this wrap).
+		r.recover = ack - 1
+	}
 	if r.cwnd < r.ssthresh {
 		// Slow start (RFC 5681 section 3.1): grow by at most SMSS per ACK
 		// (byte counting with L = 1 SMSS, RFC 3465).

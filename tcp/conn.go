@@ -39,6 +39,7 @@ type Conn struct {
 	sendBuf   ring // written, unacknowledged data; first byte is sndBufSeq
 	sndBufSeq Seq
 	finQueued bool // the application closed the write side: FIN after the data
+	synAcked  bool // our SYN has been acknowledged (not "SND.UNA > ISS": that wraps)
 
 	// Receive sequence space (Figure 4).
 	irs      Seq
@@ -119,6 +120,7 @@ func NewConn(cfg Config, id FourTuple, iss Seq, out Output) *Conn {
 // with initial send sequence iss.
 func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.iss, c.sndUna, c.sndNxt, c.sndMax = iss, iss, iss, iss
+	c.synAcked = false
 	c.sndBufSeq = iss.Add(1)
 	c.sndWnd, c.maxSndWnd, c.sndShift, c.rcvShift = 0, 0, 0, 0
 	c.peerMSS = 536 // RFC 9293 3.7.1: the default when no MSS option arrives

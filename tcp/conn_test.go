@@ -1255,3 +1255,55 @@ func TestGoBackNResendsFIN(t *testing.T) {
 	s.ack(remoteISS+1, localISS+2002, 10000)
 	s.expectState(FinWait2)
 }
+
+// discard is an Output that keeps only the last segment's header.
+type discard struct{ last HeaderFields }
+
+func (d *discard) SendSegment(_ FourTuple, f HeaderFields, _ Payload) { d.last = f }
+
+// TestSequenceWrapAround sends a little over 4 GiB so that SND.UNA passes
+// ISS+2^31 (where "SND.UNA > ISS" flips) and ISS+2^32 (where it equals ISS
+// again): data must keep flowing and fast retransmit keep working.
+func TestSequenceWrapAround(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 4 GiB through the send ring")
+	}
+	cfg := testConfig()
+	cfg.SendBufferSize = 1 << 20
+	cfg.GSOMaxSize = 60000
+	out := &discard{}
+	c := NewConn(cfg, testID, localISS, out)
+	now := epoch
+	c.Connect(now)
+	c.HandleSegment(Segment{HeaderFields: HeaderFields{Seq: remoteISS, Ack: localISS + 1, Flags: FlagSYN | FlagACK,
+		Window: 65535, Options: Options{HasMSS: true, MSS: 1000, HasWindowScale: true, WindowScale: 4}}}, now)
+	chunk := make([]byte, 1<<20)
+	total := uint64(0)
+	for total < 1<<32+3<<20 {
+		n, err := c.Write(chunk, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += uint64(n)
+		// The peer acknowledges everything sent so far with a full window.
+		for c.sndUna != c.sndNxt || c.sendBuf.len() > 0 {
+			ack := c.sndNxt
+			c.HandleSegment(Segment{HeaderFields: HeaderFields{Seq: remoteISS + 1, Ack: ack, Flags: FlagACK, Window: 65535}}, now)
+			if c.sndUna != ack {
+				t.Fatalf("after %d bytes: ACK %d not taken (SND.UNA %d)", total, ack, c.sndUna)
+			}
+			if c.sndNxt == c.sndUna && c.sendBuf.len() > 0 {
+				t.Fatalf("after %d bytes: stalled with %d bytes buffered", total, c.sendBuf.len())
+			}
+		}
+	}
+	// Fast retransmit still works past the wrap.
+	c.Write(make([]byte, 5000), now)
+	una := c.sndUna
+	for range 3 {
+		c.HandleSegment(Segment{HeaderFields: HeaderFields{Seq: remoteISS + 1, Ack: una, Flags: FlagACK, Window: 65535}}, now)
+	}
+	if out.last.Seq != una || c.Stats().FastRetransmits != 1 {
+		t.Fatalf("no fast retransmit after the wrap: last %v", out.last)
+	}
+}

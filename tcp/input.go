@@ -149,7 +149,7 @@ func (c *Conn) segmentInSynSent(seg *Segment, now time.Time) {
 	// "If SND.UNA > ISS (our SYN has been ACKed), change the connection
 	// state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT>
 	// <CTL=ACK> and send it."  SEG.WND of a SYN is never scaled.
-	if c.sndUna.GreaterThan(c.iss) {
+	if c.synAcked {
 		c.sndWnd = int(seg.Window)
 		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
@@ -486,8 +486,9 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 func (c *Conn) handleNewAck(ack Seq, now time.Time) {
 	inFlight := int(c.sndMax.Sub(c.sndUna))
 	acked := int(ack.Sub(c.sndUna))
-	if c.sndUna == c.iss {
+	if !c.synAcked {
 		acked-- // the SYN
+		c.synAcked = true
 		c.sndBufSeq = c.iss.Add(1)
 	}
 	if ack.GreaterThan(c.sndBufSeq) {

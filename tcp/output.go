@@ -22,7 +22,7 @@ func (c *Conn) canReceive() bool {
 func (c *Conn) canSendData() bool {
 	switch c.state {
 	case Established, CloseWait, FinWait1, Closing, LastAck:
-		return c.sndUna.GreaterThan(c.iss)
+		return c.synAcked
 	}
 	return false
 }
