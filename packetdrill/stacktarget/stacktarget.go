@@ -39,6 +39,7 @@ func New(cfg packetdrill.TargetConfig) (packetdrill.Target, error) {
 		link:   &captureLink{mtu: cfg.MTU, closed: make(chan struct{})},
 		socks:  map[int]*socket{},
 		endErr: map[tcp.FourTuple]syscall.Errno{},
+		active: map[tcp.FourTuple]bool{},
 		next:   100,
 	}
 	t.obs = &observer{t: t}
@@ -61,6 +62,9 @@ type Target struct {
 	// it on the goroutine driving the stack, which is the runner's.
 	mu     sync.Mutex
 	endErr map[tcp.FourTuple]syscall.Errno
+	// active holds the connections opened by Connect, whose reset before
+	// ESTABLISHED means "refused" rather than "reset".
+	active map[tcp.FourTuple]bool
 }
 
 // socket is one handle of the script.
@@ -219,6 +223,9 @@ func (t *Target) Connect(h int, addr netip.AddrPort) syscall.Errno {
 	if err != nil {
 		return errnoOf(err)
 	}
+	t.mu.Lock()
+	t.active[c.ID()] = true
+	t.mu.Unlock()
 	s.conn = c
 	return syscall.EINPROGRESS
 }
@@ -431,17 +438,21 @@ func (t *Target) Release() {
 type observer struct{ t *Target }
 
 // StateChanged keeps the errno of a connection that a RST or a timeout
-// closed, for SO_ERROR (RFC 9293 3.10.7.3: a RST in SYN-SENT is "connection
-// refused", later "connection reset").
+// closed, for SO_ERROR. A RST in SYN-SENT, or in SYN-RECEIVED on a
+// connection that began with an active open, means the connection was
+// refused (RFC 9293 3.10.7.3 and 3.10.7.4); later it was reset.
 func (o *observer) StateChanged(id tcp.FourTuple, from, to tcp.State, cause tcp.Event) {
 	if to != tcp.Closed {
 		return
 	}
+	t := o.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	var errno syscall.Errno
 	switch cause {
 	case tcp.EventRecvRST:
 		errno = syscall.ECONNRESET
-		if from == tcp.SynSent {
+		if from == tcp.SynSent || from == tcp.SynReceived && t.active[id] {
 			errno = syscall.ECONNREFUSED
 		}
 	case tcp.EventRetransmitTimeout, tcp.EventKeepAliveTimeout:
@@ -449,9 +460,7 @@ func (o *observer) StateChanged(id tcp.FourTuple, from, to tcp.State, cause tcp.
 	default:
 		return
 	}
-	o.t.mu.Lock()
-	o.t.endErr[id] = errno
-	o.t.mu.Unlock()
+	t.endErr[id] = errno
 }
 
 // SegmentSent is part of tcp.Observer; the runner sees segments on the

@@ -140,3 +140,23 @@ func TestFailureIsReported(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestRefusedInSimultaneousOpen: a RST in SYN-RECEIVED reached from
+// SYN-SENT refuses the connection (RFC 9293 3.10.7.4).
+func TestRefusedInSimultaneousOpen(t *testing.T) {
+	err := run(t, `
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <...>
++0.1 < S 0:0(0) win 5000 <mss 1460>
++0 > S. 0:0(0) ack 1 <...>
++0 %{ assert tcpi_state == TCPI_SYN_RECEIVED }%
++0.1 < R 1:1(0) win 0
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0
++0 %{ assert tcpi_state == TCPI_CLOSED }%
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
