@@ -29,13 +29,21 @@ func (s *Stack) Dial(network, address string) (net.Conn, error) {
 // net.Dialer.DialContext, so it plugs into HTTP clients and TLS dialers.
 func (s *Stack) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	switch network {
-	case "tcp", "tcp4":
+	case "tcp", "tcp4", "udp", "udp4":
 	default:
 		return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
 	}
 	ap, err := parseRemoteAddrPort(address)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	if network == "udp" || network == "udp4" {
+		// No handshake: there is nothing for ctx to cut short (udpconn.go).
+		c, err := s.DialUDP(ap)
+		if err != nil {
+			return nil, err // not a nil *UDPConn inside a non-nil net.Conn
+		}
+		return c, nil
 	}
 	return s.DialTCP(ctx, ap)
 }

@@ -64,8 +64,14 @@ func (s *Stack) deliverIPv4(pkt *link.Packet) DropReason {
 		return DropTTLZero
 	}
 	if ip.IsFragment() {
-		s.counters.ip.inDiscards.inc()
-		return DropFragment
+		// RFC 791 3.2: fragments are held until their datagram is whole,
+		// which then goes on as if it had arrived in one piece
+		// (fragment.go).
+		var whole bool
+		var reason DropReason
+		if ip, whole, reason = s.reassemble(ip); !whole {
+			return reason
+		}
 	}
 	proto := ip.Protocol()
 	if proto == ipv4.ProtocolICMP {

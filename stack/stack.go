@@ -78,6 +78,18 @@ type Options struct {
 	// terminates every connection routed into the TUN (VPN-style use).
 	AcceptAnyDestination bool
 
+	// UDPReceiveBuffer is how many bytes of data a UDP socket queues
+	// unread (default 212992, Linux's net.core.rmem_default), and
+	// UDPReceiveQueueLength how many datagrams (default 1024). A datagram
+	// arriving past either limit is dropped and counted (Stats.UDP
+	// RcvbufErrors). UDPConn.SetReadBuffer changes the first per socket.
+	UDPReceiveBuffer      int
+	UDPReceiveQueueLength int
+	// Reassembly bounds the reassembly of fragmented datagrams (see
+	// ipv4.ReassemblyLimits): by default a 30 s timeout, 65535-byte
+	// datagrams, 4 MiB in all and 1024 datagrams at once.
+	Reassembly ipv4.ReassemblyLimits
+
 	// Manual, when true, starts no pump: the caller feeds received packets
 	// through DeliverPackets itself. Tests and the packetdrill runner use
 	// this to step the stack deterministically.
@@ -90,6 +102,9 @@ const (
 	DefaultICMPErrorRate  = 1000
 	DefaultICMPErrorBurst = 50
 	DefaultReadBatch      = 64
+
+	DefaultUDPReceiveBuffer      = 212992
+	DefaultUDPReceiveQueueLength = 1024
 )
 
 // Stack is a userspace TCP/IP host on one link. It is safe for concurrent
@@ -110,6 +125,8 @@ type Stack struct {
 	transports [256]transport // by IP protocol number; nil = not served
 	tcp        *tcpTransport
 	forwarder  *tcpForwarder
+	udp        *udpTransport
+	frag       *fragmentation // reassembly and fragmentation state
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -172,6 +189,12 @@ func New(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	if s.opts.ReadBatch <= 0 {
 		s.opts.ReadBatch = DefaultReadBatch
+	}
+	if s.opts.UDPReceiveBuffer <= 0 {
+		s.opts.UDPReceiveBuffer = DefaultUDPReceiveBuffer
+	}
+	if s.opts.UDPReceiveQueueLength <= 0 {
+		s.opts.UDPReceiveQueueLength = DefaultUDPReceiveQueueLength
 	}
 	s.icmpRate = tokenBucket{rate: float64(s.opts.ICMPErrorRate), burst: float64(s.opts.ICMPErrorBurst),
 		tokens: float64(s.opts.ICMPErrorBurst), last: s.clock.Now()}

@@ -23,7 +23,12 @@ const (
 	DropNotOurAddress     // destination is none of the stack's addresses
 	DropMartianSource     // source is broadcast, multicast, loopback or unspecified
 	DropTTLZero           // TTL 0: already expired on the way (RFC 791 section 3.2)
-	DropFragment          // a fragment; reassembly is not done by this version
+	DropFragment          // a malformed fragment: MF set and data empty or not a multiple of 8
+	DropFragmentDuplicate // a fragment repeating data already held (RFC 5722 allows ignoring it)
+	DropFragmentOverlap   // fragments overlap: the whole datagram is dropped (as RFC 5722)
+	DropFragmentBadLength // fragments disagree on the datagram's length: dropped whole
+	DropFragmentTooLarge  // reassembled datagram would exceed 65535 bytes: dropped whole
+	DropFragmentNoMemory  // the reassembly memory cap left no room: dropped whole
 	DropUnknownProtocol   // no handler for the protocol (answered by ICMP protocol unreachable)
 	DropICMPMalformed     // ICMP message too short
 	DropICMPBadChecksum   // ICMP checksum wrong
@@ -50,7 +55,12 @@ var dropReasonNames = [numDropReasons]string{
 	DropNotOurAddress:     "ipv4: destination is not ours",
 	DropMartianSource:     "ipv4: martian source address",
 	DropTTLZero:           "ipv4: TTL is zero",
-	DropFragment:          "ipv4: fragment (no reassembly)",
+	DropFragment:          "ipv4: malformed fragment",
+	DropFragmentDuplicate: "ipv4: duplicate fragment",
+	DropFragmentOverlap:   "ipv4: overlapping fragments",
+	DropFragmentBadLength: "ipv4: inconsistent fragment lengths",
+	DropFragmentTooLarge:  "ipv4: reassembled datagram too large",
+	DropFragmentNoMemory:  "ipv4: reassembly memory full",
 	DropUnknownProtocol:   "ipv4: protocol unreachable",
 	DropICMPMalformed:     "icmp: malformed",
 	DropICMPBadChecksum:   "icmp: bad checksum",
@@ -96,10 +106,19 @@ type IPStats struct {
 	InHdrErrors     uint64 // dropped for a bad header (version, lengths, checksum, TTL, martian source)
 	InAddrErrors    uint64 // dropped because the destination is not ours
 	InUnknownProtos uint64 // dropped for an unknown protocol
-	InDiscards      uint64 // dropped for other reasons (fragments here)
+	InDiscards      uint64 // dropped for other reasons
 	InDelivers      uint64 // handed to ICMP, TCP or UDP
 	OutRequests     uint64 // packets the stack sent
 	OutDiscards     uint64 // packets the link refused
+	// Reassembly (RFC 791 section 3.2) and fragmentation.
+	ReasmReqds    uint64 // fragments received
+	ReasmOKs      uint64 // datagrams reassembled
+	ReasmFails    uint64 // datagrams (or malformed fragments) given up: overlaps, bad lengths, timeouts, memory
+	ReasmTimeout  uint64 // datagrams given up because the reassembly timer ran out
+	ReasmOverlaps uint64 // datagrams dropped for overlapping fragments
+	FragOKs       uint64 // datagrams fragmented to fit the MTU
+	FragFails     uint64 // datagrams that needed fragmenting but could not be
+	FragCreates   uint64 // fragments sent
 }
 
 // ICMPStats are the ICMP counters, named as in /proc/net/snmp.
@@ -130,6 +149,9 @@ type TCPStats struct {
 	InErrs       uint64
 	OutRsts      uint64
 	InCsumErrors uint64
+	// PMTUReductions counts ICMP "fragmentation needed" messages that
+	// lowered a connection's MSS (RFC 1191).
+	PMTUReductions uint64
 }
 
 // UDPStats are the UDP counters, named as in /proc/net/snmp.
@@ -179,7 +201,10 @@ func (s *Stats) WriteTo(w io.Writer) (int64, error) {
 	section("Ip", []namedCount{{"InReceives", s.IP.InReceives}, {"InHdrErrors", s.IP.InHdrErrors},
 		{"InAddrErrors", s.IP.InAddrErrors}, {"InUnknownProtos", s.IP.InUnknownProtos},
 		{"InDiscards", s.IP.InDiscards}, {"InDelivers", s.IP.InDelivers},
-		{"OutRequests", s.IP.OutRequests}, {"OutDiscards", s.IP.OutDiscards}})
+		{"OutRequests", s.IP.OutRequests}, {"OutDiscards", s.IP.OutDiscards},
+		{"ReasmReqds", s.IP.ReasmReqds}, {"ReasmOKs", s.IP.ReasmOKs}, {"ReasmFails", s.IP.ReasmFails},
+		{"ReasmTimeout", s.IP.ReasmTimeout}, {"ReasmOverlaps", s.IP.ReasmOverlaps},
+		{"FragOKs", s.IP.FragOKs}, {"FragFails", s.IP.FragFails}, {"FragCreates", s.IP.FragCreates}})
 	section("Icmp", []namedCount{{"InMsgs", s.ICMP.InMsgs}, {"InErrors", s.ICMP.InErrors},
 		{"InCsumErrors", s.ICMP.InCsumErrors}, {"InEchos", s.ICMP.InEchos},
 		{"InDestUnreachs", s.ICMP.InDestUnreachs}, {"InOtherTypes", s.ICMP.InOtherTypes},
@@ -190,7 +215,7 @@ func (s *Stats) WriteTo(w io.Writer) (int64, error) {
 		{"AttemptFails", s.TCP.AttemptFails}, {"EstabResets", s.TCP.EstabResets},
 		{"CurrEstab", s.TCP.CurrEstab}, {"InSegs", s.TCP.InSegs}, {"OutSegs", s.TCP.OutSegs},
 		{"RetransSegs", s.TCP.RetransSegs}, {"InErrs", s.TCP.InErrs}, {"OutRsts", s.TCP.OutRsts},
-		{"InCsumErrors", s.TCP.InCsumErrors}})
+		{"InCsumErrors", s.TCP.InCsumErrors}, {"PMTUReductions", s.TCP.PMTUReductions}})
 	section("Udp", []namedCount{{"InDatagrams", s.UDP.InDatagrams}, {"NoPorts", s.UDP.NoPorts},
 		{"InErrors", s.UDP.InErrors}, {"OutDatagrams", s.UDP.OutDatagrams},
 		{"RcvbufErrors", s.UDP.RcvbufErrors}, {"InCsumErrors", s.UDP.InCsumErrors}})
@@ -212,6 +237,8 @@ type stackCounters struct {
 	ip struct {
 		inReceives, inHdrErrors, inAddrErrors, inUnknownProtos, inDiscards, inDelivers,
 		outRequests, outDiscards counter
+		reasmReqds, reasmOKs, reasmFails, reasmTimeout, reasmOverlaps,
+		fragOKs, fragFails, fragCreates counter
 	}
 	icmp struct {
 		inMsgs, inErrors, inCsumErrors, inEchos, inDestUnreachs, inOtherTypes,
@@ -219,7 +246,7 @@ type stackCounters struct {
 	}
 	tcp struct {
 		activeOpens, passiveOpens, attemptFails, estabResets, currEstab,
-		inSegs, outSegs, retransSegs, inErrs, outRsts, inCsumErrors counter
+		inSegs, outSegs, retransSegs, inErrs, outRsts, inCsumErrors, pmtuReductions counter
 	}
 	udp struct {
 		inDatagrams, noPorts, inErrors, outDatagrams, rcvbufErrors, inCsumErrors counter
@@ -234,6 +261,9 @@ func (c *stackCounters) snapshot() Stats {
 		InAddrErrors: c.ip.inAddrErrors.get(), InUnknownProtos: c.ip.inUnknownProtos.get(),
 		InDiscards: c.ip.inDiscards.get(), InDelivers: c.ip.inDelivers.get(),
 		OutRequests: c.ip.outRequests.get(), OutDiscards: c.ip.outDiscards.get(),
+		ReasmReqds: c.ip.reasmReqds.get(), ReasmOKs: c.ip.reasmOKs.get(), ReasmFails: c.ip.reasmFails.get(),
+		ReasmTimeout: c.ip.reasmTimeout.get(), ReasmOverlaps: c.ip.reasmOverlaps.get(),
+		FragOKs: c.ip.fragOKs.get(), FragFails: c.ip.fragFails.get(), FragCreates: c.ip.fragCreates.get(),
 	}
 	s.ICMP = ICMPStats{
 		InMsgs: c.icmp.inMsgs.get(), InErrors: c.icmp.inErrors.get(),
@@ -249,6 +279,7 @@ func (c *stackCounters) snapshot() Stats {
 		CurrEstab: c.tcp.currEstab.get(), InSegs: c.tcp.inSegs.get(), OutSegs: c.tcp.outSegs.get(),
 		RetransSegs: c.tcp.retransSegs.get(), InErrs: c.tcp.inErrs.get(),
 		OutRsts: c.tcp.outRsts.get(), InCsumErrors: c.tcp.inCsumErrors.get(),
+		PMTUReductions: c.tcp.pmtuReductions.get(),
 	}
 	s.UDP = UDPStats{
 		InDatagrams: c.udp.inDatagrams.get(), NoPorts: c.udp.noPorts.get(),

@@ -10,11 +10,16 @@ func (s *Stack) initTransports() {
 	s.tcp = newTCPTransport(s)
 	s.forwarder = &tcpForwarder{s: s, pending: make(map[tcp.FourTuple]*TCPForwardRequest)}
 	s.transports[ipv4.ProtocolTCP] = s.tcp
+	s.frag = newFragmentation(s)
+	s.udp = newUDPTransport(s)
+	s.transports[ipv4.ProtocolUDP] = s.udp
 }
 
 // closeTransports aborts every socket.
 func (s *Stack) closeTransports() {
 	s.tcp.closeAll()
+	s.udp.closeAll()
+	s.frag.close()
 }
 
 // tcpConfig is the configuration of a new TCP connection: Options.TCP (or
