@@ -129,6 +129,28 @@ type Config struct {
 	err  error
 }
 
+// Clone returns a copy of c's settings, not yet used, which may be changed
+// before its own first use. The copy shares ClientSessionCache when c has
+// one set, but not the cache or ticket keys c made for itself.
+func (c *Config) Clone() *Config {
+	return &Config{
+		Certificates:           c.Certificates,
+		RootCAs:                c.RootCAs,
+		ServerName:             c.ServerName,
+		InsecureSkipVerify:     c.InsecureSkipVerify,
+		ClientAuth:             c.ClientAuth,
+		ClientCAs:              c.ClientCAs,
+		NextProtos:             c.NextProtos,
+		MinVersion:             c.MinVersion,
+		MaxVersion:             c.MaxVersion,
+		SessionTicketsDisabled: c.SessionTicketsDisabled,
+		ClientSessionCache:     c.ClientSessionCache,
+		KeyLogWriter:           c.KeyLogWriter,
+		Trace:                  c.Trace,
+		Time:                   c.Time,
+	}
+}
+
 // ErrBadConfig reports a Config that cannot be used; the error wrapping it
 // says which field is wrong.
 var ErrBadConfig = errors.New("tls: bad config")

@@ -149,6 +149,29 @@ func TestTLS12UsesOnlyECDHEWithAEAD(t *testing.T) {
 	}
 }
 
+func TestConfigClone(t *testing.T) {
+	p := newTestPKI(t)
+	cfg := p.serverConfig()
+	cfg.ClientAuth = RequireClientCert
+	cfg.ClientCAs = p.ca.Pool()
+	if _, err := cfg.CryptoConfig(); err != nil { // used: its settings are fixed now
+		t.Fatal(err)
+	}
+	clone := cfg.Clone()
+	clone.ClientAuth = NoClientCert // a clone may still change
+	base, err := clone.CryptoConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.ClientAuth != cryptotls.NoClientCert || len(base.Certificates) != 1 {
+		t.Errorf("clone: ClientAuth %v, %d certificates", base.ClientAuth, len(base.Certificates))
+	}
+	orig, _ := cfg.CryptoConfig()
+	if orig.ClientAuth != cryptotls.RequireAndVerifyClientCert {
+		t.Errorf("original changed: ClientAuth %v", orig.ClientAuth)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	p := newTestPKI(t)
 	for _, tc := range []struct {

@@ -3,6 +3,7 @@ package tls_test
 import (
 	"bufio"
 	"context"
+	cryptotls "crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +111,46 @@ func ExampleNewListener() {
 	fmt.Print(reply)
 	// Output:
 	// you said hello
+}
+
+// Client puts TLS on a connection that is already open, here one from the
+// kernel; Server does the same for the other end.
+func ExampleClient() {
+	ca, server := exampleCA()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer inner.Close()
+	go func() {
+		raw, err := inner.Accept()
+		if err != nil {
+			return
+		}
+		s, _ := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{server.TLSCertificate()}})
+		defer s.Close()
+		io.WriteString(s, "welcome\n")
+	}()
+
+	raw, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := tls.Client(raw, &tls.Config{RootCAs: ca.Pool(), ServerName: "localhost"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	greeting, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		log.Fatal(err)
+	}
+	state := c.ConnectionState()
+	fmt.Print(greeting)
+	fmt.Println(cryptotls.VersionName(state.Version), state.NegotiatedProtocol)
+	// Output:
+	// welcome
+	// TLS 1.3 http/1.1
 }
 
 // A Dialer wraps any dial function: pass a tundra stack's DialContext as
