@@ -94,7 +94,12 @@ func (e *env) exec(name string, args ...string) (output, error) {
 
 // execInput is exec with stdin.
 func (e *env) execInput(stdin io.Reader, name string, args ...string) (output, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	return e.execFor(commandTimeout, stdin, name, args...)
+}
+
+// execFor is exec with stdin and a timeout of its own, for slow tools.
+func (e *env) execFor(timeout time.Duration, stdin io.Reader, name string, args ...string) (output, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", e.ns.Name, name}, args...)...)
 	var stdout, stderr bytes.Buffer
@@ -102,7 +107,7 @@ func (e *env) execInput(stdin io.Reader, name string, args ...string) (output, e
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%s timed out after %v", name, commandTimeout)
+		err = fmt.Errorf("%s timed out after %v", name, timeout)
 	}
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
