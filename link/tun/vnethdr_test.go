@@ -143,3 +143,27 @@ func FuzzDecodeVnetHdr(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkVnetHdrDecode(b *testing.B) {
+	hdr := []byte{1, 1, 52, 0, 0xa8, 5, 20, 0, 16, 0}
+	b.ReportAllocs()
+	var off link.Offload
+	for b.Loop() {
+		off, _ = decodeVnetHdr(hdr)
+	}
+	if off.GSOSize != 1448 {
+		b.Fatalf("decoded %+v", off)
+	}
+}
+
+func BenchmarkVnetHdrEncode(b *testing.B) {
+	pkt := tcpSuperPacket(5, 8, 65535-52)
+	off := link.Offload{GSOType: link.GSOTCPv4, GSOSize: 1448, NeedsChecksum: true, ChecksumStart: 20, ChecksumOffset: 16}
+	var hdr [vnetHdrLen]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := encodeVnetHdr(hdr[:], pkt, off); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
