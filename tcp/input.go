@@ -273,7 +273,7 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		// passive OPEN, then return this connection to the LISTEN state and
 		// return." (Figure 8, recovery from an old duplicate SYN.)
 		if c.state == SynReceived && c.listenOpened {
-			c.returnToListen()
+			c.returnToListen(EventRecvSYN)
 			return
 		}
 		// "If the SYN bit is set, irrespective of the sequence number, TCP
@@ -354,7 +354,7 @@ func (c *Conn) handleRST(seg *Segment, now time.Time) {
 		// active OPEN (i.e., came from SYN-SENT state), then the connection
 		// was refused; signal the user "connection refused"."
 		if c.listenOpened {
-			c.returnToListen()
+			c.returnToListen(EventRecvRST)
 			return
 		}
 		if c.passiveChild {
@@ -373,13 +373,14 @@ func (c *Conn) handleRST(seg *Segment, now time.Time) {
 }
 
 // returnToListen puts a Conn opened by Listen back into LISTEN, forgetting
-// the half-open connection (RFC 9293 Figure 8).
-func (c *Conn) returnToListen() {
+// the half-open connection (RFC 9293 Figure 8). It keeps its ISS; a new
+// SYN+ACK from it reuses the number.
+func (c *Conn) returnToListen(cause Event) {
 	c.resetSequenceSpace(c.iss)
 	c.sendBuf.consume(c.sendBuf.len())
 	c.recvBuf.consume(c.recvBuf.len())
 	c.stopTimers()
-	c.setState(Listen, EventRecvRST)
+	c.setState(Listen, cause)
 }
 
 // processAck is the fifth step of 3.10.7.4 ("check the ACK field") for each

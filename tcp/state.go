@@ -119,6 +119,7 @@ var Transitions = []Transition{
 	{SynReceived, EventRecvACKOfSYN, Established},
 	{SynReceived, EventClose, FinWait1},
 	{SynReceived, EventRecvRST, Listen}, // passive open by Listen, Figure 8
+	{SynReceived, EventRecvSYN, Listen}, // the same, on a new SYN (3.10.7.4 fourth)
 	{SynReceived, EventRecvRST, Closed}, // active (simultaneous) open or a listener's child
 	{SynReceived, EventRetransmitTimeout, Closed},
 	{SynReceived, EventAbort, Closed},
