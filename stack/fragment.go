@@ -165,23 +165,22 @@ func (s *Stack) putFragBuf(b *fragBuf) {
 	s.frag.bufs.Put(b)
 }
 
-// sendFragmented cuts the datagram in b.datagram[:n], larger than the MTU
-// and without DF, into fragments (RFC 791 section 3.2) and writes them to
-// the link in one batch. It reports false if the datagram cannot be cut
-// (an MTU too small).
-func (s *Stack) sendFragmented(b *fragBuf, n int) bool {
+// fragment cuts the datagram in b.datagram[:n], larger than the MTU and
+// without DF, into fragments (RFC 791 section 3.2), ready in b.pkts[:k]
+// for one WritePackets call. It reports false if the datagram cannot be
+// cut (an MTU too small).
+func (s *Stack) fragment(b *fragBuf, n int) (k int, ok bool) {
 	mtu := s.ep.MTU()
 	h, err := ipv4.ParseHeader(b.datagram[:n])
 	if err != nil {
 		s.counters.ip.fragFails.inc()
-		return false
+		return 0, false
 	}
 	fr, err := ipv4.NewFragmenter(h, mtu)
 	if err != nil {
 		s.counters.ip.fragFails.inc()
-		return false
+		return 0, false
 	}
-	k := 0
 	for ; k < len(b.pkts); k++ {
 		room := b.space[k*mtu : (k+1)*mtu]
 		m := fr.Next(room)
@@ -192,6 +191,5 @@ func (s *Stack) sendFragmented(b *fragBuf, n int) bool {
 	}
 	s.counters.ip.fragOKs.inc()
 	s.counters.ip.fragCreates.add(uint64(k))
-	s.writePackets(b.pkts[:k])
-	return true
+	return k, true
 }

@@ -259,9 +259,11 @@ func (t *udpTransport) send(src netip.AddrPort, dst netip.AddrPort, payload []by
 	copy(buf[hlen+udp.HeaderLen:], payload)
 	fields.Encode(buf[hlen:], src4, dst4)
 	ipf.Encode(buf)
-	if !s.sendFragmented(fb, total) {
+	k, ok := s.fragment(fb, total)
+	if !ok {
 		return syscall.EMSGSIZE
 	}
 	s.counters.udp.outDatagrams.inc()
+	s.writePackets(fb.pkts[:k])
 	return nil
 }

@@ -81,6 +81,10 @@ func TestUDPEcho(t *testing.T) {
 			big++
 		}
 	}
+	// The counters of the last echo may trail its delivery by a moment.
+	eventually(t, func() bool {
+		return a.Stats().UDP.InDatagrams == uint64(len(sizes)) && b.Stats().UDP.InDatagrams == uint64(len(sizes))
+	})
 	for name, st := range map[string]Stats{"A": a.Stats(), "B": b.Stats()} {
 		if st.IP.FragOKs != uint64(big) || st.IP.ReasmOKs != uint64(big) || st.IP.ReasmFails != 0 {
 			t.Errorf("%s: FragOKs %d ReasmOKs %d ReasmFails %d, want %d %d 0", name,
@@ -210,6 +214,17 @@ func TestUDPPortUnreachable(t *testing.T) {
 	}
 	if st := b.Stats(); st.UDP.NoPorts != 2 || st.ICMP.OutDestUnreachs != 3 && st.ICMP.OutDestUnreachs != 2 {
 		t.Errorf("B: NoPorts %d OutDestUnreachs %d", st.UDP.NoPorts, st.ICMP.OutDestUnreachs)
+	}
+}
+
+// eventually waits up to five seconds for cond to hold.
+func eventually(t testing.TB, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5 s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -357,6 +372,9 @@ func TestUDPReadDeadline(t *testing.T) {
 // TestUDPNoAllocation: receiving, reading and sending a datagram that fits
 // the MTU allocates nothing once the socket's queue has its buffers.
 func TestUDPNoAllocation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	h := newHarness(t, Options{})
 	sock, _ := h.s.ListenUDP(netip.AddrPortFrom(stackAddr, 9))
 	pkt := []link.Packet{{Data: udpPacket(1000, 9, make([]byte, 1000))}}
