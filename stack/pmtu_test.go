@@ -239,4 +239,3 @@ func parseTCP(t *testing.T, p []byte) tcp.Segment {
 	}
 	return seg
 }
-
