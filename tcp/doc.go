@@ -37,7 +37,8 @@
 //     check the RST bit", and so on to "Eighth, check the FIN bit".
 //   - Sending. output.go decides what may be sent: the peer's window, the
 //     congestion window (congestion.go: RFC 5681 with NewReno recovery,
-//     RFC 6582, and the IW10 of RFC 6928, behind a small interface), Nagle
+//     RFC 6582, Limited Transmit, RFC 3042, and the IW10 of RFC 6928, behind
+//     a small interface), Nagle
 //     and sender SWS avoidance. Data is never copied on the way out: Output
 //     receives slices of the send ring, up to 64 KB per segment when the
 //     link offers segmentation offload (Config.GSOMaxSize).
