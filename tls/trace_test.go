@@ -14,6 +14,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // recorder collects trace events.
@@ -374,6 +377,33 @@ func TestClientHelloViewMatchesCryptoTLS(t *testing.T) {
 		if !slices.Equal(ev.Versions, info.SupportedVersions) {
 			t.Errorf("versions %v, crypto/tls %v", ev.Versions, info.SupportedVersions)
 		}
+	}
+}
+
+// TestClientHelloViewMatchesGopacket compares with gopacket's layers.TLS,
+// the decoder the pcap tools use.
+func TestClientHelloViewMatchesGopacket(t *testing.T) {
+	record, _ := captureClientHello(t, &Config{ServerName: "gopacket.example", InsecureSkipVerify: true})
+	v, err := parseClientHello(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layer layers.TLS
+	if err := layer.DecodeFromBytes(record, gopacket.NilDecodeFeedback); err != nil {
+		t.Fatal(err)
+	}
+	if len(layer.Handshake) != 1 {
+		t.Fatalf("gopacket found %d handshake records", len(layer.Handshake))
+	}
+	theirs := layer.Handshake[0].ClientHello
+	if string(theirs.SNI) != string(v.ServerName()) {
+		t.Errorf("SNI %q, gopacket %q", v.ServerName(), theirs.SNI)
+	}
+	if !bytes.Equal(theirs.CipherSuits, v.suites) || !bytes.Equal(theirs.Extensions, v.extensions) {
+		t.Error("cipher suites or extensions differ from gopacket's")
+	}
+	if uint16(theirs.ProtocolVersion) != v.LegacyVersion() {
+		t.Errorf("version %#x, gopacket %#x", v.LegacyVersion(), theirs.ProtocolVersion)
 	}
 }
 
