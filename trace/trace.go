@@ -383,10 +383,15 @@ func (t *Tracer) SampleCongestion(id tcp.FourTuple, st tcp.Stats) {
 	t.emitLocked(&e)
 }
 
-// Summarize returns the first line of payload if it is the start of an HTTP
-// request or response ("GET / HTTP/1.1", "HTTP/1.0 200 OK"), else "". It
-// looks at no more than the first 200 bytes.
+// Summarize names what a segment's payload begins with: the first line of
+// an HTTP request or response ("GET / HTTP/1.1", "HTTP/1.0 200 OK"), or
+// the type of a TLS record ("TLS ClientHello", "TLS application data";
+// RFC 8446 section 5.1), else "". It looks at no more than the first 200
+// bytes.
 func Summarize(payload []byte) string {
+	if s := summarizeTLS(payload); s != "" {
+		return s
+	}
 	if len(payload) > 200 {
 		payload = payload[:200]
 	}
@@ -459,4 +464,37 @@ func (f Fanout) SegmentReceived(id tcp.FourTuple, seg *tcp.Segment) {
 			o.SegmentReceived(id, seg)
 		}
 	}
+}
+
+// summarizeTLS recognises the header of a TLS record (RFC 8446 section
+// 5.1: content type, legacy version 0x03 0x0N, length) and, for handshake
+// records, the first message's type (section 4).
+func summarizeTLS(p []byte) string {
+	if len(p) < 5 || p[1] != 3 || p[2] > 4 {
+		return ""
+	}
+	switch p[0] {
+	case 20:
+		return "TLS ChangeCipherSpec"
+	case 21:
+		return "TLS alert"
+	case 23:
+		return "TLS application data"
+	case 22:
+		if len(p) < 6 {
+			return "TLS handshake"
+		}
+		switch p[5] {
+		case 1:
+			return "TLS ClientHello"
+		case 2:
+			return "TLS ServerHello"
+		case 11:
+			return "TLS Certificate"
+		case 16:
+			return "TLS ClientKeyExchange"
+		}
+		return "TLS handshake"
+	}
+	return ""
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,15 +11,24 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tundra-net/tundra/internal/netns"
+	"github.com/tundra-net/tundra/internal/services"
 	"github.com/tundra-net/tundra/link"
+	"github.com/tundra-net/tundra/link/pcap"
+	"github.com/tundra-net/tundra/link/tun"
 	"github.com/tundra-net/tundra/stack"
+	"github.com/tundra-net/tundra/tcp"
+	"github.com/tundra-net/tundra/tls"
+	"github.com/tundra-net/tundra/trace"
 )
 
 func init() {
-	register("demo", "bring the stack up on a TUN in its own network namespace and show it working (root)", runDemo)
+	register("demo", "bring the stack up on a TUN in its own network namespace, fetch pages from it with curl, and draw the exchange (root)", runDemo)
 }
 
 const (
@@ -26,12 +37,34 @@ const (
 	demoTUN        = "tun0"
 )
 
+// The files the demo leaves in its -out folder.
+const (
+	demoCaptureFile = "demo.pcapng"
+	demoKeyLogFile  = "keys.log"
+	demoCAFile      = "ca.pem"
+)
+
+// demoOptions are the demo's flags.
+type demoOptions struct {
+	mtu, count int
+	out        string
+}
+
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	mtu := fs.Int("mtu", 1500, "MTU of the demo link")
-	out := fs.String("out", ".", "folder for the capture (tundra-demo.pcapng)")
-	count := fs.Int("count", 5, "echo requests the kernel sends")
+	var o demoOptions
+	fs.IntVar(&o.mtu, "mtu", 1500, "MTU of the demo link")
+	fs.StringVar(&o.out, "out", ".", "folder for the capture ("+demoCaptureFile+"), the TLS key log ("+demoKeyLogFile+") and the CA ("+demoCAFile+")")
+	fs.IntVar(&o.count, "count", 3, "echo requests the kernel sends")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tundra demo [-out DIR] [-mtu M] [-count N]   (as root)")
+		fmt.Fprintln(stderr, "\nMakes a network namespace with a TUN device, runs tundra on it with its services,")
+		fmt.Fprintln(stderr, "has the kernel ping it and fetch pages with curl over HTTP/1.0, HTTP/1.1 and HTTPS,")
+		fmt.Fprintln(stderr, "and prints each TCP exchange as a textbook ladder with the state changes beside it.")
+		fmt.Fprintln(stderr, "Leaves a capture and a TLS key log that Wireshark or tshark decrypt; deletes the namespace.")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -41,30 +74,45 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &demo{stdout: stdout, stderr: stderr, mtu: *mtu, count: *count,
-		pcapPath: filepath.Join(*out, "tundra-demo.pcapng")}
-	err := d.run(ctx)
-	d.cleanup()
-	if err != nil {
+	if err := runDemoContext(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "tundra demo: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
+// runDemoContext runs the demo until it ends or ctx is cancelled (SIGINT,
+// SIGTERM), and always cleans up: services stopped, capture and key log
+// closed, namespace deleted.
+func runDemoContext(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error {
+	d := &demo{stdout: stdout, stderr: stderr, opts: o}
+	err := d.run(ctx)
+	d.cleanup()
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted (%v); everything was cleaned up", context.Cause(ctx))
+	}
+	return err
+}
+
+// demo is one run of `tundra demo` and what it must undo.
 type demo struct {
 	stdout, stderr io.Writer
-	mtu, count     int
-	pcapPath       string
+	opts           demoOptions
 
 	ns       *netns.NS
+	capture  *os.File
+	tee      *pcap.Tee
+	keyLog   *os.File
 	st       *stack.Stack
-	closeAll func()
+	tracer   *trace.Tracer
+	services *services.Running
 }
 
 func (d *demo) step(format string, args ...any) {
 	fmt.Fprintf(d.stdout, "==> "+format+"\n", args...)
 }
+
+func (d *demo) path(name string) string { return filepath.Join(d.opts.out, name) }
 
 func (d *demo) run(ctx context.Context) error {
 	name := fmt.Sprintf("tundra-demo-%d", os.Getpid())
@@ -74,49 +122,280 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.ns = ns
-	d.step("creating TUN %s in it; the kernel side is %s/24, the stack will be %s", demoTUN, demoKernelAddr, demoStackAddr)
-	if err := ns.AddTUN(demoTUN, demoKernelAddr+"/24", d.mtu); err != nil {
+	d.step("creating TUN %s in it; the kernel side is %s/24, tundra will be %s", demoTUN, demoKernelAddr, demoStackAddr)
+	if err := ns.AddTUN(demoTUN, demoKernelAddr+"/24", d.opts.mtu); err != nil {
 		return err
 	}
-	cfg := serveConfig{tunName: demoTUN, addr: netip.MustParseAddr(demoStackAddr), pcap: d.pcapPath}
-	var ep link.Endpoint
-	if err := ns.Do(func() error {
-		var err error
-		ep, err = openTUN(cfg)
-		return err
-	}); err != nil {
+	if err := d.startStack(); err != nil {
 		return err
 	}
-	st, closeAll, err := startStack(ep, cfg, d.stderr)
-	if err != nil {
-		return err
-	}
-	d.st, d.closeAll = st, closeAll
-	d.step("tundra is up as %s (MTU %d), capturing to %s", demoStackAddr, st.MTU(), d.pcapPath)
+	d.step("tundra is up as %s (MTU %d): ping, echo 7, discard 9, chargen 19, HTTP 80, HTTPS 443", demoStackAddr, d.st.MTU())
+	d.step("capturing to %s; TLS secrets go to %s; the CA that signed the HTTPS certificate is %s",
+		d.path(demoCaptureFile), d.path(demoKeyLogFile), d.path(demoCAFile))
 
-	d.step("the kernel pings tundra: ping -c %d %s", d.count, demoStackAddr)
-	cmd := ns.Command(ctx, "ping", "-c", fmt.Sprint(d.count), "-i", "0.2", "-W", "2", demoStackAddr)
+	d.step("the kernel pings tundra: ping -c %d %s", d.opts.count, demoStackAddr)
+	cmd := ns.Command(ctx, "ping", "-c", fmt.Sprint(d.opts.count), "-i", "0.2", "-W", "2", demoStackAddr)
 	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
+
+	url := "http://" + demoStackAddr + "/"
+	exchanges := []struct {
+		title string
+		args  []string
+	}{
+		{"HTTP/1.0: one request per connection; tundra closes it after the response, so tundra waits in TIME-WAIT",
+			[]string{"-0", url}},
+		{"HTTP/1.1: two requests on one kept-alive connection; curl closes it when done, so the kernel waits in TIME-WAIT",
+			[]string{url, url + "bytes/16"}},
+		{"HTTPS: TLS (the handshake, then encrypted records) over TCP, checked against the demo CA",
+			[]string{"--cacert", d.path(demoCAFile), "https://" + demoStackAddr + "/"}},
+	}
+	for _, x := range exchanges {
+		if err := d.exchange(ctx, x.title, x.args); err != nil {
+			return err
+		}
 	}
 	d.step("tundra's counters (like nstat):")
-	stats := st.Stats()
+	stats := d.st.Stats()
 	stats.WriteTo(d.stdout)
 	return nil
 }
 
+// startStack opens the TUN inside the namespace and stacks the layers the
+// demo watches on it: stack -> tracer's tap -> pcap tee -> TUN (with
+// orderedCapture around the tee).
+func (d *demo) startStack() error {
+	var dev link.Endpoint
+	err := d.ns.Do(func() error {
+		var err error
+		// The plain portable open: no offloads, so every segment in the
+		// capture and on the ladder is one segment on the wire, with its
+		// checksum filled in (no coalesced super-packets to explain).
+		dev, err = tun.OpenWater(demoTUN, d.opts.mtu)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if d.capture, err = os.Create(d.path(demoCaptureFile)); err != nil {
+		dev.Close()
+		return err
+	}
+	var order orderedCapture
+	if d.tee, err = pcap.NewTee(order.below(dev), d.capture, pcap.Options{Interface: demoTUN}); err != nil {
+		dev.Close()
+		return err
+	}
+	d.tracer = trace.New(nil)
+	d.st, err = stack.New(d.tracer.Endpoint(order.above(d.tee)), stack.Options{
+		Addresses: []netip.Addr{netip.MustParseAddr(demoStackAddr)},
+		Observer:  d.tracer,
+	})
+	if err != nil {
+		d.tee.Close()
+		return err
+	}
+
+	// HTTPS: a CA of our own signs the certificate; curl trusts the CA
+	// file; the server writes every session's secrets to the key log
+	// (SSLKEYLOGFILE format), which lets Wireshark decrypt the capture.
+	ca, err := tls.NewCA("tundra demo CA")
+	if err != nil {
+		return err
+	}
+	issued, err := ca.IssueServer(demoStackAddr, "localhost")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(d.path(demoCAFile), ca.CertPEM(), 0o644); err != nil {
+		return err
+	}
+	if d.keyLog, err = os.OpenFile(d.path(demoKeyLogFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600); err != nil {
+		return err
+	}
+	d.services, err = services.Start(d.st, services.Config{TLS: &tls.Config{
+		Certificates: []tls.Certificate{issued.TLSCertificate()},
+		KeyLogWriter: d.keyLog,
+	}})
+	return err
+}
+
+// exchange runs curl with args inside the namespace, then prints the TCP
+// exchange it caused as a ladder.
+func (d *demo) exchange(ctx context.Context, title string, args []string) error {
+	d.step("%s", title)
+	var ladderOut bytes.Buffer
+	ladder := trace.NewLadder(&ladderOut, "tundra", "kernel")
+	w := newConnWatch()
+	stopLadder := d.tracer.Subscribe(trace.LadderKinds, ladder.Handle)
+	stopWatch := d.tracer.Subscribe(trace.StateChange|trace.SegmentIn, w.handle)
+	defer stopWatch()
+
+	args = append([]string{"-sS", "--max-time", "10"}, args...)
+	fmt.Fprintf(d.stdout, "$ curl %s\n", strings.Join(args, " "))
+	out, err := d.ns.Command(ctx, "curl", args...).CombinedOutput()
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		fmt.Fprintf(d.stdout, "  %s\n", line)
+	}
+	if err != nil {
+		stopLadder()
+		return fmt.Errorf("curl: %w", err)
+	}
+	// The response is in; the closing handshake may still be on its way.
+	w.waitFinished(ctx, 3*time.Second)
+	d.tracer.Flush()
+	stopLadder()
+	ladder.Flush()
+	fmt.Fprintln(d.stdout, "The exchange (numbers relative to each side's ISN; the kernel's states are inferred from the segments):")
+	d.stdout.Write(ladderOut.Bytes())
+	fmt.Fprintln(d.stdout)
+	return ctx.Err()
+}
+
+// connWatch follows the connections an exchange opens, to know when each
+// has finished its closing handshake on tundra's side (CLOSED or
+// TIME-WAIT).
+type connWatch struct {
+	mu       sync.Mutex
+	open     map[tcp.FourTuple]bool
+	finished chan struct{} // closed, and replaced, on every change
+}
+
+func newConnWatch() *connWatch {
+	return &connWatch{open: make(map[tcp.FourTuple]bool), finished: make(chan struct{})}
+}
+
+func (w *connWatch) handle(e *trace.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case e.Kind == trace.SegmentIn:
+		if _, seen := w.open[e.Conn]; !seen {
+			w.open[e.Conn] = true
+		}
+	case e.To == tcp.Closed || e.To == tcp.TimeWait:
+		w.open[e.Conn] = false
+	default:
+		return
+	}
+	close(w.finished)
+	w.finished = make(chan struct{})
+}
+
+// waitFinished waits, at most limit, until every connection seen has
+// finished.
+func (w *connWatch) waitFinished(ctx context.Context, limit time.Duration) {
+	timeout := time.After(limit)
+	for {
+		w.mu.Lock()
+		done, ch := true, w.finished
+		for _, open := range w.open {
+			done = done && !open
+		}
+		w.mu.Unlock()
+		if done && len(w.open) > 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // cleanup undoes everything run did, whatever point it reached.
 func (d *demo) cleanup() {
-	if d.closeAll != nil {
-		d.closeAll()
-		d.step("capture written: %s (open it with wireshark or tshark -r)", d.pcapPath)
+	if d.services != nil {
+		d.services.Stop()
+	}
+	if d.st != nil {
+		if err := d.st.Close(); err != nil && !errors.Is(err, link.ErrClosed) {
+			fmt.Fprintf(d.stderr, "tundra demo: close: %v\n", err)
+		}
+	} else if d.tee != nil {
+		d.tee.Close()
+	}
+	if d.capture != nil {
+		d.capture.Close()
+		d.step("capture written: %s (wireshark %s, or: tshark -r %s -o tls.keylog_file:%s -Y http)",
+			d.path(demoCaptureFile), d.path(demoCaptureFile), d.path(demoCaptureFile), d.path(demoKeyLogFile))
+	}
+	if d.keyLog != nil {
+		d.keyLog.Close()
 	}
 	if d.ns != nil {
 		d.ns.Delete()
 		d.step("namespace %s deleted", d.ns.Name)
 	}
+}
+
+// orderedCapture keeps the capture in the order packets really crossed
+// the TUN. pcap.Tee records a written packet after handing it to the
+// device, so a reply the kernel sends at once can be read, and recorded,
+// first: Wireshark then sees an ACK of a segment it has not seen yet and
+// the segment itself as a "spurious retransmission", and will not decrypt
+// the TLS stream. Until the tee records before it writes (reported to its
+// owner), the demo brackets it: writes go through the tee with mu held
+// (write and record, together), and a read, once the device has returned
+// packets, waits for mu before the tee records them, so the record of a
+// segment always comes before the record of any answer to it.
+type orderedCapture struct {
+	mu     sync.Mutex
+	reader *captureAbove // set by the reading goroutine before each read
+}
+
+// above wraps the tee (the stack's side).
+func (o *orderedCapture) above(tee link.Endpoint) link.Endpoint { return &captureAbove{tee, o, false} }
+
+// below wraps the device (the tee's inner endpoint).
+func (o *orderedCapture) below(dev link.Endpoint) link.Endpoint { return &captureBelow{dev, o} }
+
+type captureAbove struct {
+	link.Endpoint // the tee
+	o             *orderedCapture
+	readLocked    bool // captureBelow took mu for the read in progress (pump goroutine only)
+}
+
+type captureBelow struct {
+	link.Endpoint // the device
+	o             *orderedCapture
+}
+
+func (a *captureAbove) WritePackets(pkts []link.Packet) (int, error) {
+	a.o.mu.Lock()
+	defer a.o.mu.Unlock()
+	return a.Endpoint.WritePackets(pkts)
+}
+
+func (a *captureAbove) ReadPackets(pkts []link.Packet) (int, error) {
+	a.o.reader = a
+	n, err := a.Endpoint.ReadPackets(pkts) // the tee reads through captureBelow, then records
+	if a.readLocked {
+		a.readLocked = false
+		a.o.mu.Unlock()
+	}
+	return n, err
+}
+
+// PacketDropped passes the stack's drop reports on to the tee.
+func (a *captureAbove) PacketDropped(data []byte, reason string) {
+	if d, ok := a.Endpoint.(link.DropObserver); ok {
+		d.PacketDropped(data, reason)
+	}
+}
+
+func (b *captureBelow) ReadPackets(pkts []link.Packet) (int, error) {
+	n, err := b.Endpoint.ReadPackets(pkts)
+	b.o.mu.Lock() // released by captureAbove once the tee has recorded
+	if r := b.o.reader; r != nil {
+		r.readLocked = true
+	} else {
+		b.o.mu.Unlock()
+	}
+	return n, err
 }
