@@ -8,6 +8,20 @@
 // happens. It knows only net.Conn and net.Listener, so it works the same on
 // the kernel's TCP, on net.Pipe and on tundra's own stack.
 //
+// # On tundra's stack
+//
+// The stack's sockets are ordinary net.Conn and net.Listener values, so:
+//
+//	inner, _ := st.Listen("tcp", "198.18.0.1:443")
+//	ln, _ := tls.NewListener(inner, &tls.Config{Certificates: certs})
+//
+//	d := &tls.Dialer{NetDialContext: st.DialContext, Config: &tls.Config{RootCAs: pool}}
+//	conn, err := d.DialContext(ctx, "tcp", "198.18.0.1:443")
+//
+// Package tls/https does the same for tundra's HTTP server and client.
+// The example program examples/tlsecho runs TLS between two stacks in
+// memory and prints each handshake.
+//
 // # Defaults
 //
 // A Config with only certificates filled in negotiates TLS 1.3 when the peer
