@@ -1307,3 +1307,34 @@ func TestSequenceWrapAround(t *testing.T) {
 		t.Fatalf("no fast retransmit after the wrap: last %v", out.last)
 	}
 }
+
+// ---- Path MTU (pmtu.go) ----
+
+func TestSetPathMTU(t *testing.T) {
+	s := toState(t, Established)
+	s.c.Write(make([]byte, 3000), s.now)
+	s.take() // three 1000-byte segments, dropped by a 576-byte hop
+	if s.c.SetPathMTU(576, localISS+100000, s.now) {
+		t.Fatal("a message quoting data not in flight must be ignored (RFC 5927 4.1)")
+	}
+	if s.c.SetPathMTU(1500, localISS+1, s.now) {
+		t.Fatal("a larger MTU must be ignored (RFC 1191 6.3)")
+	}
+	s.expect()
+	if !s.c.SetPathMTU(576, localISS+1001, s.now) {
+		t.Fatal("a valid message was refused")
+	}
+	// Resent from SND.UNA in 536-byte segments; Nagle holds the short tail.
+	s.expect("ACK seq=1001 len=536", "ACK seq=1537 len=536", "ACK seq=2073 len=536",
+		"ACK seq=2609 len=536", "ACK seq=3145 len=536")
+	if s.c.SendMSS() != 536 {
+		t.Fatalf("SendMSS %d", s.c.SendMSS())
+	}
+	// A forged tiny MTU lowers the MSS only to the floor (RFC 5927 7.2).
+	if !s.c.SetPathMTU(100, localISS+1001, s.now) || s.c.SendMSS() != MinPathMSS {
+		t.Fatalf("SendMSS %d after a tiny MTU, want the floor %d", s.c.SendMSS(), MinPathMSS)
+	}
+	if s.c.SetPathMTU(100, localISS+1001, s.now) {
+		t.Fatal("nothing left to lower, yet the message was taken")
+	}
+}
