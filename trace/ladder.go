@@ -83,7 +83,6 @@ func (l *Ladder) Handle(e *Event) {
 		if e.From == tcp.Closed && e.To == tcp.Listen && e.Cause == tcp.EventPassiveOpen && !l.hasLine {
 			// A listener's child passes through LISTEN on its way to
 			// SYN-RECEIVED; the listener itself was in LISTEN all along.
-			c.peer.listening = true
 			return
 		}
 		note := fmt.Sprintf("%s: %v -> %v", l.Local, e.From, e.To)
@@ -170,11 +169,10 @@ func (l *Ladder) flushLocked() {
 // sends and receives: what the peer must have done, if it is a conforming
 // TCP and received what was sent to it.
 type peerModel struct {
-	state     tcp.State
-	started   bool
-	listening bool // the observed side accepted through a listener
-	finSent   bool // the peer sent a FIN ...
-	finEnd    tcp.Seq
+	state   tcp.State
+	started bool
+	finSent bool // the peer sent a FIN ...
+	finEnd  tcp.Seq
 	// ... and ourFIN says the observed side's FIN reached it.
 	ourFIN bool
 }
@@ -195,11 +193,8 @@ func (p *peerModel) observe(e *Event) string {
 	if f&tcp.FlagRST != 0 {
 		p.state = tcp.Closed
 	} else if e.Kind == SegmentIn { // the peer sent it
-		switch {
-		case f&tcp.FlagSYN != 0 && f&tcp.FlagACK == 0 && p.state == tcp.Closed:
+		if f&tcp.FlagSYN != 0 && f&tcp.FlagACK == 0 && p.state == tcp.Closed {
 			p.state = tcp.SynSent
-		case f&tcp.FlagSYN == 0 && f&tcp.FlagACK != 0 && p.state == tcp.SynReceived:
-			p.state = tcp.Established
 		}
 		if f&tcp.FlagFIN != 0 && !p.finSent {
 			p.finSent = true
@@ -217,6 +212,8 @@ func (p *peerModel) observe(e *Event) string {
 			p.state = tcp.Established
 		case f&tcp.FlagSYN != 0 && f&tcp.FlagACK == 0 && p.state == tcp.Listen:
 			p.state = tcp.SynReceived
+		case f&tcp.FlagSYN == 0 && f&tcp.FlagACK != 0 && p.state == tcp.SynReceived:
+			p.state = tcp.Established // the ACK of its SYN
 		}
 		ackOfFIN := p.finSent && f&tcp.FlagACK != 0 && e.Fields.Ack.GreaterThanEq(p.finEnd)
 		fin := f&tcp.FlagFIN != 0 && !p.ourFIN
