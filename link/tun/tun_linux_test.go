@@ -32,7 +32,7 @@ type readResult struct {
 
 // readWithin reads one batch from ep, failing the test if nothing arrives
 // within d. The reader goroutine is left to be unblocked by Close.
-func readWithin(t *testing.T, ep link.Endpoint, batch int, d time.Duration) readResult {
+func readWithin(t testing.TB, ep link.Endpoint, batch int, d time.Duration) readResult {
 	t.Helper()
 	pkts := make([]link.Packet, batch)
 	for i := range pkts {
