@@ -72,6 +72,7 @@ func (s *Stack) deliverIPv4(pkt *link.Packet) DropReason {
 		if ip, whole, reason = s.reassemble(ip); !whole {
 			return reason
 		}
+		pkt.Offload = link.Offload{} // it described the last fragment, not the datagram
 	}
 	proto := ip.Protocol()
 	if proto == ipv4.ProtocolICMP {
