@@ -5,8 +5,13 @@
 //	go run ./examples/get -o big.bin http://127.0.0.1:8080/bytes/100000000
 //	go run ./examples/get -i http://127.0.0.1:8080/hello
 //
-// It dials with the kernel's TCP today. The dial variable below is the one
-// place to change to fetch over tundra's own stack instead.
+// or over tundra's own TCP/IP stack, attached to an existing TUN device
+// whose kernel side is 198.18.0.1/24 (as root; see attachStack), from a
+// server on the kernel side:
+//
+//	go run ./examples/get -tun tun0 -addr 198.18.0.2 -o big.bin http://198.18.0.1:8080/big
+//
+// The dial variable below is the one place where the two modes differ.
 package main
 
 import (
@@ -27,12 +32,11 @@ import (
 
 // dial opens the client's connections.
 //
-// TUNDRA STACK: to fetch over tundra's TCP instead of the kernel's, replace
-// this with the stack's DialContext, e.g.
+// TUNDRA STACK: with -tun, main replaces this with the stack's DialContext,
 //
 //	dial = st.DialContext
 //
-// Nothing else changes: the client only sees net.Conns.
+// and nothing else changes: the client only sees net.Conns.
 var dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 
 // progressThreshold is the body size from which a progress bar is shown;
@@ -45,6 +49,9 @@ func main() {
 	showHead := flag.Bool("i", false, "print the status line and header fields to standard error")
 	timeout := flag.Duration("timeout", 0, "give up after this long (0: never)")
 	quiet := flag.Bool("q", false, "no progress bar")
+	tunName := flag.String("tun", "", "fetch over tundra's stack on this existing TUN device instead of the kernel's TCP (needs root)")
+	stackAddr := flag.String("addr", "", "with -tun: the stack's own IPv4 address, not the kernel side's")
+	mtu := flag.Int("mtu", 0, "with -tun: the MTU to use (default: the device's)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: get [flags] URL\n")
 		flag.PrintDefaults()
@@ -55,6 +62,14 @@ func main() {
 		os.Exit(2)
 	}
 
+	if *tunName != "" {
+		st, err := attachStack(*tunName, *stackAddr, *mtu)
+		if err != nil {
+			log.Fatalf("attach to %s: %v", *tunName, err)
+		}
+		defer st.Close()
+		dial = st.DialContext
+	}
 	client := &tundrahttp.Client{DialContext: dial, Timeout: *timeout}
 	dst := io.Writer(os.Stdout)
 	if *out != "" {

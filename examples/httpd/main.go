@@ -3,6 +3,12 @@
 //
 //	go run ./examples/httpd -listen 127.0.0.1:8080 -dir ./docs
 //
+// or over tundra's own TCP/IP stack, attached to an existing TUN device
+// whose kernel side is 198.18.0.1/24 (as root; see attachStack):
+//
+//	go run ./examples/httpd -tun tun0 -addr 198.18.0.2 -dir ./docs
+//	curl http://198.18.0.2/hello
+//
 // Pages:
 //
 //	/            an index with links
@@ -11,8 +17,8 @@
 //	/files/...   the directory given by -dir
 //	/bytes/N     N bytes, and POST /echo, from the benchmark contract
 //
-// It listens with the kernel's TCP today. The listen variable below is the
-// one place to change to serve over tundra's own stack instead.
+// The listen variable below is the one place where the two modes differ:
+// the server only ever sees a net.Listener.
 package main
 
 import (
@@ -34,21 +40,35 @@ import (
 
 // listen opens the listener the server runs on.
 //
-// TUNDRA STACK: to serve over tundra's TCP instead of the kernel's, replace
-// this with the stack's Listen, e.g.
+// TUNDRA STACK: with -tun, main replaces this with the stack's Listen,
 //
-//	listen = func(network, addr string) (net.Listener, error) { return st.Listen(network, addr) }
+//	listen = st.Listen
 //
-// Nothing else in this program changes: the server only sees a
+// and nothing else in this program changes: the server only sees a
 // net.Listener.
 var listen = func(network, addr string) (net.Listener, error) {
 	return net.Listen(network, addr)
 }
 
 func main() {
-	addr := flag.String("listen", "127.0.0.1:8080", "address to listen on")
+	addr := flag.String("listen", "127.0.0.1:8080", "address to listen on (with -tun: default :80 on the stack)")
 	dir := flag.String("dir", ".", "directory served under /files/")
+	tunName := flag.String("tun", "", "serve over tundra's stack on this existing TUN device instead of the kernel's TCP (needs root)")
+	stackAddr := flag.String("addr", "", "with -tun: the stack's own IPv4 address, not the kernel side's")
+	mtu := flag.Int("mtu", 0, "with -tun: the MTU to use (default: the device's)")
 	flag.Parse()
+
+	if *tunName != "" {
+		st, err := attachStack(*tunName, *stackAddr, *mtu)
+		if err != nil {
+			log.Fatalf("attach to %s: %v", *tunName, err)
+		}
+		defer st.Close()
+		listen = st.Listen
+		if !flagWasSet("listen") {
+			*addr = ":80"
+		}
+	}
 
 	l, err := listen("tcp", *addr)
 	if err != nil {
@@ -77,6 +97,13 @@ func main() {
 	if err := srv.Serve(l); err != nethttp.ErrServerClosed {
 		log.Fatal(err)
 	}
+}
+
+// flagWasSet reports whether the named flag was given on the command line.
+func flagWasSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // newMux builds the site: an ordinary net/http ServeMux, which tundra's

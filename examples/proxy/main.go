@@ -14,8 +14,16 @@
 // header names; a Via field (section 7.6.3) records the proxy.
 //
 // The proxy forwards to any host its dialer can reach, so it listens on
-// loopback by default: do not expose it. The listen and dial variables
-// are the two places to change to run it on tundra's own stack.
+// loopback by default: do not expose it.
+//
+// With -tun it runs on tundra's own TCP/IP stack, attached to an existing
+// TUN device (as root; see attachStack): it accepts clients and reaches
+// origin servers through the stack, as host -addr on the TUN's subnet:
+//
+//	go run ./examples/proxy -tun tun0 -addr 198.18.0.2
+//	curl -x http://198.18.0.2:3128 http://198.18.0.1:8080/
+//
+// The listen and dial variables are the two places where the modes differ.
 package main
 
 import (
@@ -33,19 +41,33 @@ import (
 	tundrahttp "github.com/tundra-net/tundra/http"
 )
 
-// listen opens the proxy's listener. TUNDRA STACK: replace with the stack's
-// Listen to accept clients over tundra's TCP.
+// listen opens the proxy's listener. TUNDRA STACK: with -tun, main replaces
+// it with the stack's Listen, to accept clients over tundra's TCP.
 var listen = func(network, addr string) (net.Listener, error) {
 	return net.Listen(network, addr)
 }
 
 // dial opens connections to origin servers and tunnel targets. TUNDRA
-// STACK: replace with the stack's DialContext.
+// STACK: with -tun, main replaces it with the stack's DialContext.
 var dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 
 func main() {
-	addr := flag.String("listen", "127.0.0.1:3128", "address to listen on")
+	addr := flag.String("listen", "127.0.0.1:3128", "address to listen on (with -tun: default :3128 on the stack)")
+	tunName := flag.String("tun", "", "run over tundra's stack on this existing TUN device instead of the kernel's TCP (needs root)")
+	stackAddr := flag.String("addr", "", "with -tun: the stack's own IPv4 address, not the kernel side's")
+	mtu := flag.Int("mtu", 0, "with -tun: the MTU to use (default: the device's)")
 	flag.Parse()
+	if *tunName != "" {
+		st, err := attachStack(*tunName, *stackAddr, *mtu)
+		if err != nil {
+			log.Fatalf("attach to %s: %v", *tunName, err)
+		}
+		defer st.Close()
+		listen, dial = st.Listen, st.DialContext
+		if !flagWasSet("listen") {
+			*addr = ":3128"
+		}
+	}
 	l, err := listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
@@ -56,6 +78,13 @@ func main() {
 	}
 	log.Printf("proxy listening on %s", l.Addr())
 	log.Fatal(srv.Serve(l))
+}
+
+// flagWasSet reports whether the named flag was given on the command line.
+func flagWasSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // proxy is the forward proxy's handler.
