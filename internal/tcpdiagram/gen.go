@@ -1,0 +1,3 @@
+package tcpdiagram
+
+//go:generate go run ./gen -out ../../docs
