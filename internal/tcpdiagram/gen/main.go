@@ -19,7 +19,7 @@ func main() {
 	flag.Parse()
 	dot := filepath.Join(*out, tcpdiagram.DOTFile)
 	for name, data := range map[string][]byte{
-		dot: tcpdiagram.DOT(tcp.Transitions),
+		dot:                                     tcpdiagram.DOT(tcp.Transitions),
 		filepath.Join(*out, tcpdiagram.SVGFile): tcpdiagram.SVG(tcp.Transitions),
 	} {
 		if err := os.WriteFile(name, data, 0o644); err != nil {
