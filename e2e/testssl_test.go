@@ -18,8 +18,8 @@ const testsslEnv = "TUNDRA_TESTSSL"
 // HTTPS server on the stack: protocols, server defaults and preferences,
 // ciphers by category, vulnerabilities and HTTP headers. It fails on the
 // findings that would be real weaknesses: an offered protocol older than
-// TLS 1.2, any vulnerability testssl.sh reports as VULNERABLE, or a
-// broken test run. The findings are recorded in docs/tls.md.
+// TLS 1.2, a chain that does not verify against the services' CA, any
+// vulnerability testssl.sh reports as VULNERABLE, or a broken test run. The findings are recorded in docs/tls.md.
 func TestTestSSL(t *testing.T) {
 	if os.Getenv(testsslEnv) != "1" {
 		t.Skipf("slow: set %s=1 to run testssl.sh against the stack", testsslEnv)
@@ -28,7 +28,7 @@ func TestTestSSL(t *testing.T) {
 	e := newEnv(t)
 	start := time.Now()
 	out, err := e.execFor(5*time.Minute, nil, "testssl", "--quiet", "--color", "0", "--warnings", "batch",
-		"--ip", stackAddr, "--openssl-timeout", "5", "--connect-timeout", "5",
+		"--ip", stackAddr, "--openssl-timeout", "5", "--connect-timeout", "5", "--add-ca", e.caFile,
 		"-p", "-S", "-P", "-s", "-U", "-h", "https://"+stackAddr+"/")
 	t.Logf("testssl.sh took %v:\n%s", time.Since(start).Round(time.Second), out.stdout)
 	// testssl.sh exits non-zero for findings as well as for failures, so
@@ -41,6 +41,10 @@ func TestTestSSL(t *testing.T) {
 		if re.MatchString(out.stdout) {
 			t.Errorf("%s is offered", strings.TrimSpace(old))
 		}
+	}
+	// With the services' CA added, the chain must verify.
+	if !regexp.MustCompile(`(?m)^ Chain of trust\s+Ok`).MatchString(out.stdout) {
+		t.Errorf("testssl.sh does not trust the chain")
 	}
 	for _, line := range strings.Split(out.stdout, "\n") {
 		if strings.Contains(line, "VULNERABLE") && !strings.Contains(line, "not vulnerable") {
