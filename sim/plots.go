@@ -48,7 +48,7 @@ func (r *Result) RTTPlot() *Plot {
 // time: the classic time-sequence graph.
 func (r *Result) SequencePlot() *Plot {
 	sent := Series{Name: "data sent", Dots: true, Color: "#1f77b4"}
-	retx := Series{Name: "retransmitted", Dots: true, Color: "#d62728"}
+	retx := Series{Name: "retransmitted", Dots: true, DotSize: 6, Color: "#d62728"}
 	acks := Series{Name: "ACK received", Step: true, Color: "#2ca02c"}
 	for _, s := range r.Sent {
 		p := Point{s.Time.Seconds(), float64(s.Seq)}

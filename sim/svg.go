@@ -14,8 +14,10 @@ type Point struct{ X, Y float64 }
 type Series struct {
 	Name  string
 	Color string // any SVG color: "#1f77b4"
-	// Dots draws each point as a small mark instead of joining them.
-	Dots bool
+	// Dots draws each point as a small square mark, DotSize pixels wide
+	// (default 2), instead of joining them.
+	Dots    bool
+	DotSize float64
 	// Step joins points with horizontal-then-vertical steps, for values
 	// that hold until they change (cwnd, ssthresh).
 	Step   bool
@@ -98,9 +100,13 @@ func (p *Plot) WriteSVG(w io.Writer) error {
 			color = palette[i%len(palette)]
 		}
 		if s.Dots {
+			size := s.DotSize
+			if size <= 0 {
+				size = 2
+			}
 			fmt.Fprintf(&b, `<g fill="%s">`+"\n", color)
 			for _, pt := range s.Points {
-				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="2" height="2"/>`+"\n", sx(pt.X)-1, sy(pt.Y)-1)
+				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%g" height="%g"/>`+"\n", sx(pt.X)-size/2, sy(pt.Y)-size/2, size, size)
 			}
 			b.WriteString("</g>\n")
 		} else if len(s.Points) > 0 {
