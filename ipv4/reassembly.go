@@ -127,6 +127,11 @@ const headroom = MaxHeaderSize
 // tiny fragments is bounded too.
 const perDatagramCost = 256
 
+// spanCost is what one entry of a datagram's list of held ranges costs,
+// counted against MaxMemory when the list grows past its inline array (a
+// datagram arriving in many separate pieces).
+const spanCost = 16
+
 // partial is one datagram in reassembly.
 type partial struct {
 	key      reassemblyKey
@@ -234,7 +239,8 @@ func (r *Reassembler) Add(h Header, now time.Time) (datagram []byte, res Result)
 		return nil, Result{Outcome: DatagramTooLarge}
 	}
 	if p == nil {
-		if len(r.pending) >= r.limits.MaxDatagrams {
+		for len(r.pending) >= r.limits.MaxDatagrams ||
+			r.oldest != nil && r.memory+perDatagramCost > r.limits.MaxMemory {
 			r.remove(r.oldest)
 			res.Evicted++
 		}
@@ -280,10 +286,19 @@ func (r *Reassembler) Add(h Header, now time.Time) (datagram []byte, res Result)
 		return nil, res
 	}
 
-	// Room for the data: grow the buffer, within MaxMemory.
-	if need := headroom + end; need > len(p.buf) {
-		size := max(need, min(2*len(p.buf), headroom+r.limits.MaxDatagramSize))
-		extra := size - len(p.buf)
+	// Room for the data, and for one more range if the new one joins
+	// none held; both within MaxMemory, making room by dropping older
+	// datagrams.
+	bufSize := len(p.buf)
+	if need := headroom + end; need > bufSize {
+		bufSize = max(need, min(2*len(p.buf), headroom+r.limits.MaxDatagramSize))
+	}
+	spanCap := cap(p.held)
+	joins := i > 0 && p.held[i-1].end == start || i < len(p.held) && p.held[i].start == end
+	if !joins && len(p.held) == cap(p.held) {
+		spanCap = 2 * cap(p.held)
+	}
+	if extra := bufSize - len(p.buf) + (spanCap-cap(p.held))*spanCost; extra > 0 {
 		for r.memory+extra > r.limits.MaxMemory && r.oldest != p {
 			r.remove(r.oldest)
 			res.Evicted++
@@ -293,9 +308,16 @@ func (r *Reassembler) Add(h Header, now time.Time) (datagram []byte, res Result)
 			res.Outcome = DatagramNoMemory
 			return nil, res
 		}
-		buf := make([]byte, size)
-		copy(buf, p.buf)
-		p.buf = buf
+		if bufSize > len(p.buf) {
+			buf := make([]byte, bufSize)
+			copy(buf, p.buf)
+			p.buf = buf
+		}
+		if spanCap > cap(p.held) {
+			held := make([]span, len(p.held), spanCap)
+			copy(held, p.held)
+			p.held = held
+		}
 		r.charge(p, extra)
 	}
 	copy(p.buf[headroom+start:], payload)
@@ -322,8 +344,8 @@ func (r *Reassembler) Add(h Header, now time.Time) (datagram []byte, res Result)
 }
 
 // insert puts s into p.held at index i, merging it with neighbours it
-// touches. s overlaps none of them (Add checked).
-func (r *Reassembler) insert(p *partial, i int, s span) {
+// touches. s overlaps none of them, and p.held has room (Add checked).
+func (*Reassembler) insert(p *partial, i int, s span) {
 	mergePrev := i > 0 && p.held[i-1].end == s.start
 	mergeNext := i < len(p.held) && p.held[i].start == s.end
 	switch {
@@ -334,17 +356,10 @@ func (r *Reassembler) insert(p *partial, i int, s span) {
 		p.held[i-1].end = s.end
 	case mergeNext:
 		p.held[i].start = s.start
-	default:
-		grew := len(p.held) == cap(p.held)
+	default: // Add made room: no allocation here
 		p.held = append(p.held, span{})
 		copy(p.held[i+1:], p.held[i:])
 		p.held[i] = s
-		if grew {
-			// The list outgrew its array: count the new one. (A
-			// datagram cut into many pieces arriving out of order costs
-			// more bookkeeping; a hostile one is bounded by MaxMemory.)
-			r.charge(p, cap(p.held)*16)
-		}
 	}
 }
 

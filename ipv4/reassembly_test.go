@@ -445,3 +445,66 @@ func BenchmarkFragmentReassemble60000(b *testing.B) {
 		}
 	}
 }
+
+// FuzzReassembler feeds a sequence of fragments described by the input
+// (5 bytes each: datagram, offset, length, flags and fill, time step) to a
+// Reassembler with small limits. Whatever arrives, memory and the number of
+// datagrams stay within the limits, every datagram returned is a
+// well-formed, whole (not a fragment) packet, and after the timeout nothing
+// is held.
+//
+//	go test -fuzz FuzzReassembler ./ipv4
+func FuzzReassembler(f *testing.F) {
+	f.Add([]byte{0, 0, 10, 1, 0, 0, 10, 10, 0, 0})
+	f.Add([]byte{1, 5, 3, 0, 1, 1, 0, 5, 1, 1, 1, 2, 3, 1, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		limits := ReassemblyLimits{MaxMemory: 8 << 10, MaxDatagrams: 3, Timeout: 10 * time.Second}
+		r := NewReassembler(limits)
+		now := t0
+		buf := make([]byte, MinHeaderSize+255*8+3)
+		for ; len(in) >= 5; in = in[5:] {
+			id, offset, length, flags, step := in[0]%4, int(in[1])*8, int(in[2])*8, in[3], in[4]
+			fh := HeaderFields{ID: uint16(id), TTL: 64, Protocol: ProtocolUDP, FragmentOffset: offset,
+				Src: netip.MustParseAddr("198.18.0.1"), Dst: netip.MustParseAddr("198.18.0.2"),
+				PayloadLength: length + int(flags>>6)} // sometimes not a multiple of 8
+			if flags&1 != 0 {
+				fh.Flags = MoreFragments
+			}
+			if offset == 0 && fh.Flags == 0 {
+				fh.Flags = MoreFragments // not a fragment otherwise
+			}
+			n := fh.Encode(buf)
+			for i := range fh.PayloadLength {
+				// The data is a function of its position in the datagram,
+				// so duplicates are common; flag bit 1 makes it differ.
+				buf[n+i] = byte(offset + i)
+				if flags&2 != 0 {
+					buf[n+i] = flags
+				}
+			}
+			h, err := ParseHeader(buf[:n+fh.PayloadLength])
+			if err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(time.Duration(step) * 100 * time.Millisecond)
+			r.Expire(now, nil)
+			d, res := r.Add(h, now)
+			if r.Memory() > limits.MaxMemory || r.Pending() > limits.MaxDatagrams {
+				t.Fatalf("memory %d, %d pending: over the limits", r.Memory(), r.Pending())
+			}
+			if (d != nil) != (res.Outcome == DatagramComplete) {
+				t.Fatalf("outcome %v with datagram %v", res.Outcome, d != nil)
+			}
+			if d != nil {
+				whole, err := ParseHeader(d)
+				if err != nil || whole.IsFragment() || !whole.ChecksumValid() || whole.TotalLength() != len(d) {
+					t.Fatalf("bad reassembled datagram: %v %v", whole, err)
+				}
+			}
+		}
+		r.Expire(now.Add(limits.Timeout), nil)
+		if r.Memory() != 0 || r.Pending() != 0 {
+			t.Fatalf("after the timeout: %d bytes, %d pending", r.Memory(), r.Pending())
+		}
+	})
+}
