@@ -122,6 +122,9 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.ns = ns
+	// tundra speaks IPv4 only; without this the kernel greets the new link
+	// with IPv6 router solicitations, which the stack counts as errors.
+	ns.Run("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 	d.step("creating TUN %s in it; the kernel side is %s/24, tundra will be %s", demoTUN, demoKernelAddr, demoStackAddr)
 	if err := ns.AddTUN(demoTUN, demoKernelAddr+"/24", d.opts.mtu); err != nil {
 		return err
