@@ -75,8 +75,8 @@ func (l *Ladder) Handle(e *Event) {
 		l.segmentLine(e)
 		l.notes = append(l.notes, c.early...)
 		c.early = c.early[:0]
-		if note := c.peer.observe(e); note != "" {
-			l.notes = append(l.notes, fmt.Sprintf("%s: %s (inferred)", l.Peer, note))
+		if note, why := c.peer.observe(e); note != "" {
+			l.notes = append(l.notes, fmt.Sprintf("%s: %s (inferred%s)", l.Peer, note, why))
 		}
 		l.lineConn, l.hasLine = e.Conn, true
 	case StateChange:
@@ -167,76 +167,147 @@ func (l *Ladder) flushLocked() {
 
 // peerModel infers the other side's RFC 9293 state from the segments it
 // sends and receives: what the peer must have done, if it is a conforming
-// TCP and received what was sent to it.
+// TCP. A segment the observed side sends is taken to reach the peer at
+// once, except where the peer's next segment shows it had not (two FINs
+// that crossed, as in RFC 9293 Figure 13).
 type peerModel struct {
 	state   tcp.State
 	started bool
-	finSent bool // the peer sent a FIN ...
+	path    []tcp.State // states entered while handling one segment
+	crossed bool        // this segment showed that the two FINs crossed
+	// The peer's FIN: sent, and where its sequence space ends.
+	finSent bool
 	finEnd  tcp.Seq
-	// ... and ourFIN says the observed side's FIN reached it.
-	ourFIN bool
+	// The observed side's FIN: sent (ending at ourFinEnd), and whether the
+	// peer has received it.
+	ourFINSent, ourFINReceived bool
+	ourFinEnd                  tcp.Seq
 }
 
-// observe updates the model with a segment and returns "FROM -> TO" if the
-// peer's state changed.
-func (p *peerModel) observe(e *Event) string {
-	before := p.state
+func (p *peerModel) move(to tcp.State) {
+	if to != p.state {
+		p.state = to
+		p.path = append(p.path, to)
+	}
+}
+
+// observe updates the model with a segment and returns "FROM -> TO" (or
+// "FROM -> A -> TO") if the peer's state changed, and any remark on how
+// that was inferred.
+func (p *peerModel) observe(e *Event) (transition, remark string) {
 	if !p.started {
 		p.started = true
 		p.state = tcp.Closed
 		if e.Kind == SegmentOut {
 			p.state = tcp.Listen // we opened: the peer must have been listening
 		}
-		before = p.state
 	}
+	before := p.state
+	p.path = p.path[:0]
+	p.crossed = false
 	f := e.Fields.Flags
-	if f&tcp.FlagRST != 0 {
-		p.state = tcp.Closed
-	} else if e.Kind == SegmentIn { // the peer sent it
-		if f&tcp.FlagSYN != 0 && f&tcp.FlagACK == 0 && p.state == tcp.Closed {
-			p.state = tcp.SynSent
+	switch {
+	case f&tcp.FlagRST != 0:
+		p.move(tcp.Closed)
+	case e.Kind == SegmentIn:
+		p.sent(e)
+	default:
+		if p.ourFINSent && !p.ourFINReceived {
+			p.receiveOurFIN() // a FIN that crossed the peer's arrives first
 		}
-		if f&tcp.FlagFIN != 0 && !p.finSent {
-			p.finSent = true
-			p.finEnd = e.Fields.Seq.Add(uint32(e.PayloadLen) + 1)
-			switch p.state {
-			case tcp.Established, tcp.SynReceived:
-				p.state = tcp.FinWait1
-			case tcp.CloseWait:
-				p.state = tcp.LastAck
-			}
+		p.received(e)
+	}
+	if len(p.path) == 0 {
+		return "", ""
+	}
+	if p.crossed {
+		// Shown as CLOSE-WAIT a line ago, on the guess that our FIN had
+		// arrived; this segment shows it had not.
+		before, remark = tcp.Established, ": the two FINs crossed"
+	}
+	var b strings.Builder
+	b.WriteString(before.String())
+	for _, s := range p.path {
+		b.WriteString(" -> ")
+		b.WriteString(s.String())
+	}
+	return b.String(), remark
+}
+
+// sent applies a segment the peer sent.
+func (p *peerModel) sent(e *Event) {
+	f := e.Fields.Flags
+	if f&tcp.FlagSYN != 0 && f&tcp.FlagACK == 0 && p.state == tcp.Closed {
+		p.move(tcp.SynSent)
+	}
+	if f&tcp.FlagFIN == 0 || p.finSent {
+		return
+	}
+	p.finSent = true
+	p.finEnd = e.Fields.Seq.Add(uint32(e.PayloadLen) + 1)
+	switch p.state {
+	case tcp.Established, tcp.SynReceived:
+		p.move(tcp.FinWait1)
+	case tcp.CloseWait:
+		if f&tcp.FlagACK != 0 && e.Fields.Ack.LessThan(p.ourFinEnd) {
+			// Its FIN does not acknowledge ours: it had not received ours
+			// yet, and closed from ESTABLISHED. Ours is still on its way.
+			p.state = tcp.FinWait1
+			p.path = append(p.path[:0], tcp.FinWait1)
+			p.ourFINReceived = false
+			p.crossed = true
+			return
 		}
-	} else { // the peer received it
-		switch {
-		case f&tcp.FlagSYN != 0 && f&tcp.FlagACK != 0 && p.state == tcp.SynSent:
-			p.state = tcp.Established
-		case f&tcp.FlagSYN != 0 && f&tcp.FlagACK == 0 && p.state == tcp.Listen:
-			p.state = tcp.SynReceived
-		case f&tcp.FlagSYN == 0 && f&tcp.FlagACK != 0 && p.state == tcp.SynReceived:
-			p.state = tcp.Established // the ACK of its SYN
-		}
-		ackOfFIN := p.finSent && f&tcp.FlagACK != 0 && e.Fields.Ack.GreaterThanEq(p.finEnd)
-		fin := f&tcp.FlagFIN != 0 && !p.ourFIN
-		if fin {
-			p.ourFIN = true
-		}
-		switch {
-		case fin && ackOfFIN && (p.state == tcp.FinWait1 || p.state == tcp.FinWait2):
-			p.state = tcp.TimeWait
-		case fin && p.state == tcp.FinWait1:
-			p.state = tcp.Closing
-		case fin && p.state == tcp.Established:
-			p.state = tcp.CloseWait
-		case ackOfFIN && p.state == tcp.FinWait1:
-			p.state = tcp.FinWait2
-		case ackOfFIN && p.state == tcp.Closing:
-			p.state = tcp.TimeWait
-		case ackOfFIN && p.state == tcp.LastAck:
-			p.state = tcp.Closed
+		p.move(tcp.LastAck)
+	}
+}
+
+// received applies a segment the observed side sent, as the peer receives
+// it.
+func (p *peerModel) received(e *Event) {
+	f := e.Fields.Flags
+	switch {
+	case f&tcp.FlagSYN != 0 && f&tcp.FlagACK != 0 && p.state == tcp.SynSent:
+		p.move(tcp.Established)
+	case f&tcp.FlagSYN != 0 && f&tcp.FlagACK == 0 && p.state == tcp.Listen:
+		p.move(tcp.SynReceived)
+	case f&tcp.FlagSYN == 0 && f&tcp.FlagACK != 0 && p.state == tcp.SynReceived:
+		p.move(tcp.Established) // the ACK of its SYN
+	}
+	// The ACK is processed before the FIN (RFC 9293 3.10.7.4, fifth and
+	// eighth), so a FIN that also acknowledges the peer's FIN takes
+	// FIN-WAIT-1 straight to TIME-WAIT.
+	fin := f&tcp.FlagFIN != 0 && !p.ourFINSent
+	if p.finSent && f&tcp.FlagACK != 0 && e.Fields.Ack.GreaterThanEq(p.finEnd) {
+		switch { // the ACK of its FIN
+		case p.state == tcp.FinWait1 && fin:
+			p.move(tcp.TimeWait)
+			fin = false
+			p.ourFINSent, p.ourFINReceived = true, true
+		case p.state == tcp.FinWait1:
+			p.move(tcp.FinWait2)
+		case p.state == tcp.Closing:
+			p.move(tcp.TimeWait)
+		case p.state == tcp.LastAck:
+			p.move(tcp.Closed)
 		}
 	}
-	if p.state != before {
-		return fmt.Sprintf("%v -> %v", before, p.state)
+	if fin {
+		p.ourFINSent = true
+		p.ourFinEnd = e.Fields.Seq.Add(uint32(e.PayloadLen) + 1)
+		p.receiveOurFIN()
 	}
-	return ""
+}
+
+// receiveOurFIN applies the arrival of the observed side's FIN.
+func (p *peerModel) receiveOurFIN() {
+	p.ourFINReceived = true
+	switch p.state {
+	case tcp.Established, tcp.SynReceived:
+		p.move(tcp.CloseWait)
+	case tcp.FinWait1:
+		p.move(tcp.Closing)
+	case tcp.FinWait2:
+		p.move(tcp.TimeWait)
+	}
 }

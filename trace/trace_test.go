@@ -345,3 +345,93 @@ func BenchmarkObserverLadder(b *testing.B) {
 		}
 	}
 }
+
+// closing feeds a Ladder the end of a connection, segment by segment, with
+// sequence numbers already relative (ISNs 0).
+func closing(t *testing.T, segs []struct {
+	out        bool
+	flags      tcp.Flags
+	seq, ack   tcp.Seq
+	from, to   tcp.State
+	stateCause tcp.Event
+}) string {
+	t.Helper()
+	tr := trace.New(nil)
+	var out bytes.Buffer
+	l := trace.NewLadder(&out, "us", "peer")
+	tr.Subscribe(trace.LadderKinds, l.Handle)
+	id := tcp.FourTuple{LocalPort: 80, RemotePort: 5555}
+	// An established connection: the peer opened.
+	tr.SegmentReceived(id, &tcp.Segment{HeaderFields: tcp.HeaderFields{Flags: tcp.FlagSYN}})
+	tr.SegmentSent(id, &tcp.HeaderFields{Flags: tcp.FlagSYN | tcp.FlagACK, Ack: 1}, 0, false)
+	tr.SegmentReceived(id, &tcp.Segment{HeaderFields: tcp.HeaderFields{Flags: tcp.FlagACK, Seq: 1, Ack: 1}})
+	for _, s := range segs {
+		f := tcp.HeaderFields{Flags: s.flags, Seq: s.seq, Ack: s.ack}
+		if s.out {
+			if s.stateCause != 0 {
+				tr.StateChanged(id, s.from, s.to, s.stateCause)
+			}
+			tr.SegmentSent(id, &f, 0, false)
+		} else {
+			tr.SegmentReceived(id, &tcp.Segment{HeaderFields: f})
+			if s.stateCause != 0 {
+				tr.StateChanged(id, s.from, s.to, s.stateCause)
+			}
+		}
+	}
+	l.Flush()
+	return out.String()
+}
+
+func TestLadderInfersCrossingFINs(t *testing.T) {
+	// RFC 9293 Figure 13: both sides close at once; the peer's FIN does
+	// not acknowledge ours, so it was sent from ESTABLISHED.
+	got := closing(t, []struct {
+		out        bool
+		flags      tcp.Flags
+		seq, ack   tcp.Seq
+		from, to   tcp.State
+		stateCause tcp.Event
+	}{
+		{true, tcp.FlagFIN | tcp.FlagACK, 1, 1, tcp.Established, tcp.FinWait1, tcp.EventClose},
+		{false, tcp.FlagFIN | tcp.FlagACK, 1, 1, tcp.FinWait1, tcp.Closing, tcp.EventRecvFIN},
+		{true, tcp.FlagACK, 2, 2, 0, 0, 0},
+		{false, tcp.FlagACK, 2, 2, tcp.Closing, tcp.TimeWait, tcp.EventRecvACKOfFIN},
+	})
+	for _, want := range []string{
+		"peer -> us   FIN+ACK  seq=1 ack=1 win=0                        peer: ESTABLISHED -> FIN-WAIT-1 (inferred: the two FINs crossed); us: FIN-WAIT-1 -> CLOSING",
+		"us   -> peer ACK      seq=2 ack=2 win=0                        peer: FIN-WAIT-1 -> CLOSING -> TIME-WAIT (inferred)",
+		"us: CLOSING -> TIME-WAIT",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ladder lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestLadderInfersFINThatAcksFIN(t *testing.T) {
+	// The peer closes first; our FIN acknowledges its FIN: FIN-WAIT-1
+	// goes straight to TIME-WAIT (the FIN,ACK-of-FIN arrow of Figure 5)
+	// if it had not seen our ACK first; here our ACK and FIN are one
+	// segment.
+	got := closing(t, []struct {
+		out        bool
+		flags      tcp.Flags
+		seq, ack   tcp.Seq
+		from, to   tcp.State
+		stateCause tcp.Event
+	}{
+		{false, tcp.FlagFIN | tcp.FlagACK, 1, 1, tcp.Established, tcp.CloseWait, tcp.EventRecvFIN},
+		{true, tcp.FlagFIN | tcp.FlagACK, 1, 2, tcp.CloseWait, tcp.LastAck, tcp.EventClose},
+		{false, tcp.FlagACK, 2, 2, tcp.LastAck, tcp.Closed, tcp.EventRecvACKOfFIN},
+	})
+	for _, want := range []string{
+		"peer: ESTABLISHED -> FIN-WAIT-1 (inferred); us: ESTABLISHED -> CLOSE-WAIT",
+		"us: CLOSE-WAIT -> LAST-ACK; peer: FIN-WAIT-1 -> TIME-WAIT (inferred)",
+		"us: LAST-ACK -> CLOSED",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ladder lacks %q:\n%s", want, got)
+		}
+	}
+}
