@@ -24,9 +24,9 @@ func Example() {
 	ladder.Flush()
 	// Output:
 	// -- connection 198.18.0.2:80 (us) <-> 198.18.0.1:5555 (peer)
-	// peer -> us   SYN      seq=0 win=64240                          peer: CLOSED -> SYN-SENT (inferred); us: LISTEN -> SYN-RECEIVED
-	// us   -> peer SYN+ACK  seq=0 ack=1 win=65535                    peer: SYN-SENT -> ESTABLISHED (inferred)
-	// peer -> us   ACK      seq=1 ack=1                              us: SYN-RECEIVED -> ESTABLISHED
+	// peer -> us   SYN         seq=0 win=64240                          peer: CLOSED -> SYN-SENT (inferred); us: LISTEN -> SYN-RECEIVED
+	// us   -> peer SYN+ACK     seq=0 ack=1 win=65535                    peer: SYN-SENT -> ESTABLISHED (inferred)
+	// peer -> us   ACK         seq=1 ack=1                              us: SYN-RECEIVED -> ESTABLISHED
 }
 
 // JSONLines writes one object per event, for jq and plotting scripts.

@@ -117,7 +117,10 @@ func (l *Ladder) Flush() {
 
 // segmentWidth is the width of the segment part of a line, before the
 // notes column.
-func (l *Ladder) segmentWidth() int { return 2*max(len(l.Local), len(l.Peer)) + 4 + 1 + 8 + 1 + 40 }
+func (l *Ladder) segmentWidth() int { return 2*max(len(l.Local), len(l.Peer)) + 4 + 1 + flagsWidth + 1 + 40 }
+
+// flagsWidth fits "FIN+PSH+ACK".
+const flagsWidth = 11
 
 func (l *Ladder) segmentLine(e *Event) {
 	from, to := l.Peer, l.Local
@@ -125,7 +128,7 @@ func (l *Ladder) segmentLine(e *Event) {
 		from, to = l.Local, l.Peer
 	}
 	name := max(len(l.Local), len(l.Peer))
-	fmt.Fprintf(&l.line, "%-*s -> %-*s %-8s ", name, from, name, to, FlagsString(e.Fields.Flags))
+	fmt.Fprintf(&l.line, "%-*s -> %-*s %-*s ", name, from, name, to, flagsWidth, FlagsString(e.Fields.Flags))
 	var seg strings.Builder
 	fmt.Fprintf(&seg, "seq=%d", e.RelSeq)
 	if e.Fields.Flags&tcp.FlagACK != 0 {

@@ -161,18 +161,18 @@ func TestLadder(t *testing.T) {
 	got := out.String()
 	want := []string{
 		"-- connection 198.18.0.1:40000 (client) <-> 198.18.0.2:80 (server)",
-		"client -> server SYN      seq=0 win=",
+		"client -> server SYN         seq=0 win=",
 		"client: CLOSED -> SYN-SENT; server: LISTEN -> SYN-RECEIVED (inferred)",
-		"server -> client SYN+ACK  seq=0 ack=1 win=",
+		"server -> client SYN+ACK     seq=0 ack=1 win=",
 		"client: SYN-SENT -> ESTABLISHED",
-		"client -> server ACK      seq=1 ack=1",
+		"client -> server ACK         seq=1 ack=1",
 		"server: SYN-RECEIVED -> ESTABLISHED (inferred)",
-		`client -> server PSH+ACK  seq=1 ack=1 len=27 "GET / HTTP/1.1"`,
-		`server -> client PSH+ACK  seq=1 ack=28 len=38 "HTTP/1.1 200 OK"`,
-		"client -> server FIN+ACK  seq=28 ack=39",
+		`client -> server PSH+ACK     seq=1 ack=1 len=27 "GET / HTTP/1.1"`,
+		`server -> client PSH+ACK     seq=1 ack=28 len=38 "HTTP/1.1 200 OK"`,
+		"client -> server FIN+ACK     seq=28 ack=39",
 		"client: ESTABLISHED -> FIN-WAIT-1; server: ESTABLISHED -> CLOSE-WAIT (inferred)",
 		"client: FIN-WAIT-1 -> FIN-WAIT-2",
-		"server -> client FIN+ACK  seq=39 ack=29",
+		"server -> client FIN+ACK     seq=39 ack=29",
 		"client: FIN-WAIT-2 -> TIME-WAIT",
 		"server: LAST-ACK -> CLOSED (inferred)",
 	}
@@ -399,8 +399,8 @@ func TestLadderInfersCrossingFINs(t *testing.T) {
 		{false, tcp.FlagACK, 2, 2, tcp.Closing, tcp.TimeWait, tcp.EventRecvACKOfFIN},
 	})
 	for _, want := range []string{
-		"peer -> us   FIN+ACK  seq=1 ack=1 win=0                        peer: ESTABLISHED -> FIN-WAIT-1 (inferred: the two FINs crossed); us: FIN-WAIT-1 -> CLOSING",
-		"us   -> peer ACK      seq=2 ack=2 win=0                        peer: FIN-WAIT-1 -> CLOSING -> TIME-WAIT (inferred)",
+		"peer -> us   FIN+ACK     seq=1 ack=1 win=0                        peer: ESTABLISHED -> FIN-WAIT-1 (inferred: the two FINs crossed); us: FIN-WAIT-1 -> CLOSING",
+		"us   -> peer ACK         seq=2 ack=2 win=0                        peer: FIN-WAIT-1 -> CLOSING -> TIME-WAIT (inferred)",
 		"us: CLOSING -> TIME-WAIT",
 	} {
 		if !strings.Contains(got, want) {

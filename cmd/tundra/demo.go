@@ -106,6 +106,7 @@ type demo struct {
 	st       *stack.Stack
 	tracer   *trace.Tracer
 	services *services.Running
+	tlsTrace lockedBuffer
 }
 
 func (d *demo) step(format string, args ...any) {
@@ -144,20 +145,36 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	url := "http://" + demoStackAddr + "/"
+	curl := func(args ...string) []string {
+		return append([]string{"curl", "-sS", "--max-time", "10"}, args...)
+	}
+	// Pipelining: curl no longer pipelines, so bash writes two requests
+	// at once on a connection of its own (/dev/tcp) and reads the answers.
+	// (cat writes both requests with one write, so they leave in one
+	// segment.)
+	pipelined := `exec 3<>/dev/tcp/` + demoStackAddr + `/80; ` +
+		`reqs=$(printf 'GET / HTTP/1.1\r\nHost: demo\r\n\r\nGET /bytes/8 HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r'); ` +
+		`cat <<<"$reqs" >&3; timeout 10 cat <&3 | tr -d '\r' | grep -v '^Date:'`
 	exchanges := []struct {
 		title string
-		args  []string
+		cmd   []string
+		after func()
 	}{
 		{"HTTP/1.0: one request per connection; tundra closes it after the response, so tundra waits in TIME-WAIT",
-			[]string{"-0", url}},
+			curl("-0", url), nil},
 		{"HTTP/1.1: two requests on one kept-alive connection; curl closes it when done, so the kernel waits in TIME-WAIT",
-			[]string{url, url + "bytes/16"}},
+			curl(url, url+"bytes/16"), nil},
+		{"HTTP/1.1 pipelining: two requests sent back to back, before any answer; the server answers in order",
+			[]string{"bash", "-c", pipelined}, nil},
 		{"HTTPS: TLS (the handshake, then encrypted records) over TCP, checked against the demo CA",
-			[]string{"--cacert", d.path(demoCAFile), "https://" + demoStackAddr + "/"}},
+			curl("--cacert", d.path(demoCAFile), "https://"+demoStackAddr+"/"), d.printTLSTrace},
 	}
 	for _, x := range exchanges {
-		if err := d.exchange(ctx, x.title, x.args); err != nil {
+		if err := d.exchange(ctx, x.title, x.cmd); err != nil {
 			return err
+		}
+		if x.after != nil {
+			x.after()
 		}
 	}
 	d.step("tundra's counters (like nstat):")
@@ -221,13 +238,42 @@ func (d *demo) startStack() error {
 	d.services, err = services.Start(d.st, services.Config{TLS: &tls.Config{
 		Certificates: []tls.Certificate{issued.TLSCertificate()},
 		KeyLogWriter: d.keyLog,
+		Trace:        tls.NewTrace(&d.tlsTrace),
 	}})
 	return err
 }
 
-// exchange runs curl with args inside the namespace, then prints the TCP
+// printTLSTrace prints the server's account of the TLS handshakes so far.
+func (d *demo) printTLSTrace() {
+	fmt.Fprintln(d.stdout, "The TLS handshake, as tundra's tls.Trace saw it on the server side:")
+	for _, line := range strings.Split(strings.TrimRight(d.tlsTrace.String(), "\n"), "\n") {
+		fmt.Fprintf(d.stdout, "  %s\n", line)
+	}
+	fmt.Fprintln(d.stdout)
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines to
+// write while the demo reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// exchange runs a command (curl) inside the namespace, then prints the TCP
 // exchange it caused as a ladder.
-func (d *demo) exchange(ctx context.Context, title string, args []string) error {
+func (d *demo) exchange(ctx context.Context, title string, cmd []string) error {
 	d.step("%s", title)
 	var ladderOut bytes.Buffer
 	ladder := trace.NewLadder(&ladderOut, "tundra", "kernel")
@@ -236,15 +282,18 @@ func (d *demo) exchange(ctx context.Context, title string, args []string) error 
 	stopWatch := d.tracer.Subscribe(trace.StateChange|trace.SegmentIn, w.handle)
 	defer stopWatch()
 
-	args = append([]string{"-sS", "--max-time", "10"}, args...)
-	fmt.Fprintf(d.stdout, "$ curl %s\n", strings.Join(args, " "))
-	out, err := d.ns.Command(ctx, "curl", args...).CombinedOutput()
+	shown := strings.Join(cmd, " ")
+	if cmd[0] == "bash" {
+		shown = "bash -c '" + cmd[2] + "'"
+	}
+	fmt.Fprintf(d.stdout, "$ %s\n", shown)
+	out, err := d.ns.Command(ctx, cmd[0], cmd[1:]...).CombinedOutput()
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		fmt.Fprintf(d.stdout, "  %s\n", line)
 	}
 	if err != nil {
 		stopLadder()
-		return fmt.Errorf("curl: %w", err)
+		return fmt.Errorf("%s: %w", cmd[0], err)
 	}
 	// The response is in; the closing handshake may still be on its way.
 	w.waitFinished(ctx, 3*time.Second)

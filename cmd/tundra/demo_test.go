@@ -66,13 +66,16 @@ func TestDemoEndToEnd(t *testing.T) {
 	for _, want := range []string{
 		"1 packets transmitted, 1 received",
 		// The handshake, with tundra's states beside it.
-		"kernel -> tundra SYN ", "tundra: LISTEN -> SYN-RECEIVED", "tundra -> kernel SYN+ACK  seq=0 ack=1",
+		"kernel -> tundra SYN ", "tundra: LISTEN -> SYN-RECEIVED", "tundra -> kernel SYN+ACK     seq=0 ack=1",
 		"tundra: SYN-RECEIVED -> ESTABLISHED",
 		// HTTP/1.0: tundra closes first and waits in TIME-WAIT.
 		`"GET / HTTP/1.0"`, "tundra: ESTABLISHED -> FIN-WAIT-1", "-> TIME-WAIT",
 		// HTTP/1.1: two requests on one connection, the kernel closes.
 		`"GET /bytes/16 HTTP/1.1"`, "tundra: ESTABLISHED -> CLOSE-WAIT", "tundra: LAST-ACK -> CLOSED",
-		// HTTPS.
+		// Pipelining: both answers, in order, on one connection.
+		"abcdefgh", "HTTP/1.1 pipelining",
+		// HTTPS, and the server's own account of the TLS handshake.
+		"ClientHello received", "handshake done in",
 		`"TLS ClientHello"`, `"TLS ServerHello"`,
 		"(inferred)", "hello, world", "abcdefghijklmnop",
 		"namespace tundra-demo-",
