@@ -117,7 +117,9 @@ func (l *Ladder) Flush() {
 
 // segmentWidth is the width of the segment part of a line, before the
 // notes column.
-func (l *Ladder) segmentWidth() int { return 2*max(len(l.Local), len(l.Peer)) + 4 + 1 + flagsWidth + 1 + 40 }
+func (l *Ladder) segmentWidth() int {
+	return 2*max(len(l.Local), len(l.Peer)) + 4 + 1 + flagsWidth + 1 + 40
+}
 
 // flagsWidth fits "FIN+PSH+ACK".
 const flagsWidth = 11
