@@ -194,6 +194,9 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer server.Close()
+	// Deferred calls run last first: the subscribers hear nothing of the
+	// aborts when the stacks close.
+	defer tracer.UnsubscribeAll()
 	l, err := server.ListenTCP(netip.AddrPortFrom(ServerAddr, serverPort), 1)
 	if err != nil {
 		return nil, err
@@ -236,6 +239,7 @@ func Run(cfg Config) (*Result, error) {
 					res.Duration = rel(clk.Now())
 					w.finish(res, conn, ic, is)
 					accepted.Close()
+					w.drain(conn, cfg.TimeLimit)
 					return res, nil
 				}
 				if err != nil {
@@ -252,13 +256,15 @@ func Run(cfg Config) (*Result, error) {
 					return nil, fmt.Errorf("sim: client write: %w", err)
 				}
 			}
-		} else if !closed {
+		} else if !closed && conn.State() != tcp.SynSent {
+			// Not before the handshake is done: CLOSE in SYN-SENT deletes
+			// the connection, queued data and all (RFC 9293 3.10.4).
 			closed = true
 			conn.Close()
 			progress = true
 		}
-		if st := conn.State(); st == tcp.Closed && !closed {
-			return nil, fmt.Errorf("sim: the connection closed early (%v)", conn.Stats().State)
+		if conn.State() == tcp.Closed && (accepted == nil || !accepted.ReadReady()) {
+			return nil, fmt.Errorf("sim: the connection closed before the server read everything (%d of %d bytes)", received, cfg.Size)
 		}
 		tracer.SampleCongestion(conn.ID(), conn.Stats())
 		if progress {
@@ -304,6 +310,27 @@ func (w *world) movePackets() bool {
 		}
 	}
 	return moved
+}
+
+// drain lets the closing handshake finish after the transfer (so that a
+// trace shows it whole): it runs until the client reaches TIME-WAIT or
+// CLOSED, for at most a few seconds of simulated time. The Result is
+// already complete.
+func (w *world) drain(conn *stack.TCPConn, limit time.Duration) {
+	end := w.clk.Now().Add(min(limit, 10*time.Second))
+	for {
+		if w.movePackets() {
+			continue
+		}
+		if st := conn.State(); st == tcp.TimeWait || st == tcp.Closed {
+			return
+		}
+		next, ok := w.clk.NextDeadline()
+		if !ok || next.After(end) {
+			return
+		}
+		w.clk.AdvanceTo(next)
+	}
 }
 
 // finish fills in the counters at the end of a run.

@@ -114,6 +114,20 @@ func TestLossShrinksTheWindow(t *testing.T) {
 	}
 }
 
+func TestTinyTransfers(t *testing.T) {
+	// Smaller than one segment, one segment, and a few: the sender's
+	// close must wait for the handshake.
+	for _, size := range []int64{1, 1460, 4000} {
+		res, err := Run(Config{Delay: 10 * time.Millisecond, Size: size})
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if res.Duration < 30*time.Millisecond || res.Duration > 100*time.Millisecond { // SYN, SYN+ACK, then data: 1.5 RTT
+			t.Errorf("size %d took %v over a 20 ms round trip", size, res.Duration)
+		}
+	}
+}
+
 func TestErrors(t *testing.T) {
 	if _, err := Run(Config{CongestionControl: "bbr"}); !errors.Is(err, ErrUnknownCongestionControl) {
 		t.Errorf("cc bbr: %v", err)

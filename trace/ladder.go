@@ -40,12 +40,35 @@ type Ladder struct {
 	hasLine  bool
 }
 
-// ladderConn is one connection on the ladder: the notes waiting for the
-// next line (state changes a user call caused before its segment went
-// out), and the peer's inferred state.
+// ladderConn is one connection on the ladder: the notes waiting for a
+// line, and the peer's inferred state.
 type ladderConn struct {
-	early []string
-	peer  peerModel
+	early   []pendingNote
+	peer    peerModel
+	started bool
+}
+
+// pendingNote is a state change waiting for the segment that shows it: a
+// user call's change goes beside the segment the call sends (CLOSE beside
+// the FIN, which may leave after queued data; OPEN beside the SYN; ABORT
+// beside the RST); any other change beside the next segment.
+type pendingNote struct {
+	text string
+	out  bool      // wait for a segment the observed side sends
+	with tcp.Flags // ... carrying one of these flags (0: any)
+}
+
+// takeNotes moves the notes that segment e shows onto the line.
+func (l *Ladder) takeNotes(c *ladderConn, e *Event) {
+	kept := c.early[:0]
+	for _, n := range c.early {
+		if (n.out && e.Kind != SegmentOut) || (n.with != 0 && e.Fields.Flags&n.with == 0) {
+			kept = append(kept, n)
+			continue
+		}
+		l.notes = append(l.notes, n.text)
+	}
+	c.early = kept
 }
 
 // NewLadder returns a Ladder that writes to w, naming the observed side
@@ -73,8 +96,7 @@ func (l *Ladder) Handle(e *Event) {
 	case SegmentIn, SegmentOut:
 		l.flushLocked()
 		l.segmentLine(e)
-		l.notes = append(l.notes, c.early...)
-		c.early = c.early[:0]
+		l.takeNotes(c, e)
 		if note, why := c.peer.observe(e); note != "" {
 			l.notes = append(l.notes, fmt.Sprintf("%s: %s (inferred%s)", l.Peer, note, why))
 		}
@@ -86,19 +108,24 @@ func (l *Ladder) Handle(e *Event) {
 			return
 		}
 		note := fmt.Sprintf("%s: %v -> %v", l.Local, e.From, e.To)
-		switch e.Cause {
-		case tcp.EventActiveOpen, tcp.EventClose, tcp.EventSend, tcp.EventAbort:
-			// A user call: the segment it sends comes next.
-			c.early = append(c.early, note)
-		case tcp.EventTimeWaitTimeout, tcp.EventFinWait2Timeout, tcp.EventRetransmitTimeout, tcp.EventKeepAliveTimeout:
+		userCall := map[tcp.Event]tcp.Flags{tcp.EventActiveOpen: tcp.FlagSYN, tcp.EventSend: tcp.FlagSYN,
+			tcp.EventClose: tcp.FlagFIN, tcp.EventAbort: tcp.FlagRST}
+		with, isCall := userCall[e.Cause]
+		switch {
+		case isCall && e.To != tcp.Closed:
+			// The segment the call sends comes later.
+			c.early = append(c.early, pendingNote{text: note, out: true, with: with})
+		case isCall, e.Cause == tcp.EventTimeWaitTimeout, e.Cause == tcp.EventFinWait2Timeout,
+			e.Cause == tcp.EventRetransmitTimeout, e.Cause == tcp.EventKeepAliveTimeout:
+			// A timer, or a call that ends the connection without a
+			// segment of its own (or with a RST sent already): a line of
+			// its own.
 			l.flushLocked()
-			fmt.Fprintf(l.w, "%-*s %s after %v\n", l.segmentWidth(), "", note, e.Cause)
+			fmt.Fprintf(l.w, "%-*s %s (%v)\n", l.segmentWidth(), "", note, e.Cause)
+		case l.hasLine && l.lineConn == e.Conn:
+			l.notes = append(l.notes, note)
 		default:
-			if l.hasLine && l.lineConn == e.Conn {
-				l.notes = append(l.notes, note)
-			} else {
-				c.early = append(c.early, note)
-			}
+			c.early = append(c.early, pendingNote{text: note})
 		}
 		if e.To == tcp.Closed && (e.Cause == tcp.EventTimeWaitTimeout || e.Cause == tcp.EventRetransmitTimeout ||
 			e.Cause == tcp.EventKeepAliveTimeout || e.Cause == tcp.EventFinWait2Timeout) {

@@ -225,6 +225,17 @@ func (t *Tracer) Subscribe(kinds Kind, f func(*Event)) (cancel func()) {
 	}
 }
 
+// UnsubscribeAll ends every subscription, as if each cancel function had
+// been called: for a program that is about to tear its stacks down and
+// does not want to hear the aborts.
+func (t *Tracer) UnsubscribeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.subs = nil
+	t.hasPending = false
+	t.updateKindsLocked()
+}
+
 func (t *Tracer) updateKindsLocked() {
 	var k Kind
 	for _, s := range t.subs {

@@ -228,6 +228,12 @@ func TestRetransmissionAndKinds(t *testing.T) {
 	if len(all) != n2 {
 		t.Errorf("a cancelled subscription still gets events")
 	}
+	n.tracer.UnsubscribeAll()
+	before := len(states)
+	n.client.Close() // aborts the connection in TIME-WAIT
+	if len(states) != before {
+		t.Errorf("UnsubscribeAll left a subscription")
+	}
 }
 
 func TestJSONLines(t *testing.T) {

@@ -29,6 +29,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	plots := fs.String("plots", ".", "folder for the SVG plots (empty: none)")
 	prefix := fs.String("prefix", "sim", "file name prefix of the plots")
 	jsonPath := fs.String("trace", "", "write every event of the sender as JSON lines to this file")
+	ladder := fs.Bool("ladder", false, "print every segment as a ladder (for small -size: a few KB)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tundra sim [-loss P] [-delay D] [-rate R] [-size N] [-cc ALG] [-seed S] [-plots DIR]")
 		fmt.Fprintln(stderr, "\nRuns two tundra stacks over an in-memory link with the given loss, delay and rate,")
@@ -61,7 +62,22 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		cfg.Observe = func(t *trace.Tracer) { t.Subscribe(trace.All, trace.JSONLines(f)) }
 	}
+	var l *trace.Ladder
+	if *ladder {
+		l = trace.NewLadder(stdout, "client", "server")
+		prev := cfg.Observe
+		cfg.Observe = func(t *trace.Tracer) {
+			if prev != nil {
+				prev(t)
+			}
+			t.Subscribe(trace.LadderKinds, l.Handle)
+		}
+	}
 	res, err := sim.Run(cfg)
+	if l != nil {
+		l.Flush()
+		fmt.Fprintln(stdout)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "tundra sim:", err)
 		return 1
