@@ -172,7 +172,18 @@ type Reassembler struct {
 	newest   *partial
 	memory   int
 	quoteBuf [MaxHeaderSize + 8]byte
+	// spare are buffers of finished datagrams kept for reuse, at most
+	// maxSpareBuffers, so that steady fragmented traffic allocates
+	// nothing; lastComplete is the buffer of the datagram Add returned
+	// last, which Recycle may give back.
+	spare        [][]byte
+	lastComplete []byte
+	free         *partial // a removed partial, for the next datagram
 }
+
+// maxSpareBuffers is how many free buffers a Reassembler keeps for reuse
+// (besides MaxMemory, at most 4 x 64 KiB).
+const maxSpareBuffers = 4
 
 // NewReassembler returns a Reassembler with the given limits (zero fields
 // take the defaults).
@@ -244,7 +255,13 @@ func (r *Reassembler) Add(h Header, now time.Time) (datagram []byte, res Result)
 			r.remove(r.oldest)
 			res.Evicted++
 		}
-		p = &partial{key: key, deadline: now.Add(r.limits.Timeout), total: -1}
+		if p = r.free; p != nil {
+			r.free = nil
+			*p = partial{}
+		} else {
+			p = new(partial)
+		}
+		p.key, p.deadline, p.total = key, now.Add(r.limits.Timeout), -1
 		p.held = p.inline[:0]
 		r.pending[key] = p
 		r.pushNewest(p)
@@ -289,9 +306,12 @@ func (r *Reassembler) Add(h Header, now time.Time) (datagram []byte, res Result)
 	// Room for the data, and for one more range if the new one joins
 	// none held; both within MaxMemory, making room by dropping older
 	// datagrams.
-	bufSize := len(p.buf)
+	bufSize, spare := len(p.buf), -1
 	if need := headroom + end; need > bufSize {
 		bufSize = max(need, min(2*len(p.buf), headroom+r.limits.MaxDatagramSize))
+		if spare = r.findSpare(bufSize); spare >= 0 {
+			bufSize = len(r.spare[spare])
+		}
 	}
 	spanCap := cap(p.held)
 	joins := i > 0 && p.held[i-1].end == start || i < len(p.held) && p.held[i].start == end
@@ -309,7 +329,12 @@ func (r *Reassembler) Add(h Header, now time.Time) (datagram []byte, res Result)
 			return nil, res
 		}
 		if bufSize > len(p.buf) {
-			buf := make([]byte, bufSize)
+			var buf []byte
+			if spare >= 0 {
+				buf = r.takeSpare(spare)
+			} else {
+				buf = make([]byte, bufSize)
+			}
 			copy(buf, p.buf)
 			p.buf = buf
 		}
@@ -338,6 +363,7 @@ func (r *Reassembler) Add(h Header, now time.Time) (datagram []byte, res Result)
 	binary.BigEndian.PutUint16(out[6:8], binary.BigEndian.Uint16(out[6:8])&(uint16(DontFragment)<<13))
 	out[10], out[11] = 0, 0
 	binary.BigEndian.PutUint16(out[10:12], Fold(Checksum(out[:p.headerLen], 0)))
+	r.lastComplete, p.buf = p.buf, nil // the caller's now, until Recycle
 	r.remove(p)
 	res.Outcome = DatagramComplete
 	return out, res
@@ -393,9 +419,66 @@ func (r *Reassembler) charge(p *partial, n int) {
 	r.memory += n
 }
 
-// remove forgets a datagram and frees its memory.
+// Recycle tells the Reassembler that the caller is done with datagram,
+// the one Add returned last, so that its buffer can serve a later datagram.
+// Any other slice is ignored. The caller must not touch datagram after.
+func (r *Reassembler) Recycle(datagram []byte) {
+	last := r.lastComplete
+	if len(last) == 0 || cap(datagram) == 0 {
+		return
+	}
+	// datagram is a slice of last that runs to its end: compare the ends.
+	if &datagram[:cap(datagram)][cap(datagram)-1] != &last[len(last)-1] {
+		return
+	}
+	r.lastComplete = nil
+	r.keepSpare(last)
+}
+
+// findSpare returns the index of a spare buffer of at least size bytes,
+// or -1.
+func (r *Reassembler) findSpare(size int) int {
+	for i, b := range r.spare {
+		if len(b) >= size {
+			return i
+		}
+	}
+	return -1
+}
+
+// takeSpare removes spare buffer i from the list and returns it.
+func (r *Reassembler) takeSpare(i int) []byte {
+	b := r.spare[i]
+	last := len(r.spare) - 1
+	r.spare[i], r.spare[last] = r.spare[last], nil
+	r.spare = r.spare[:last]
+	return b
+}
+
+// keepSpare keeps a free buffer for reuse if there is room in the list,
+// preferring large buffers, which serve any datagram.
+func (r *Reassembler) keepSpare(b []byte) {
+	b = b[:cap(b)]
+	if len(r.spare) < maxSpareBuffers {
+		r.spare = append(r.spare, b)
+		return
+	}
+	for i, s := range r.spare {
+		if len(s) < len(b) {
+			r.spare[i] = b
+			return
+		}
+	}
+}
+
+// remove forgets a datagram and frees its memory, keeping its buffer for
+// reuse.
 func (r *Reassembler) remove(p *partial) {
 	delete(r.pending, p.key)
+	if p.buf != nil {
+		r.keepSpare(p.buf)
+		p.buf = nil
+	}
 	r.memory -= p.charged
 	if p.older != nil {
 		p.older.newer = p.newer
@@ -408,6 +491,7 @@ func (r *Reassembler) remove(p *partial) {
 		r.newest = p.older
 	}
 	p.older, p.newer = nil, nil
+	r.free = p
 }
 
 // pushNewest appends p to the age list.
