@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/tundra-net/tundra/tcp"
 )
 
 // JSONLines returns a subscriber that writes each event to w as one JSON
@@ -36,26 +38,26 @@ func JSONLines(w io.Writer) func(*Event) {
 
 // jsonEvent is the JSON form of an Event.
 type jsonEvent struct {
-	T        int64  `json:"t_ns"`
-	Kind     string `json:"kind"`
-	Local    string `json:"local"`
-	Remote   string `json:"remote"`
-	Flags    string `json:"flags,omitempty"`
-	Seq      uint32 `json:"seq,omitempty"`
-	Ack      uint32 `json:"ack,omitempty"`
-	Len      int    `json:"len,omitempty"`
-	Window   uint16 `json:"win,omitempty"`
-	Options  string `json:"options,omitempty"`
-	Retrans  bool   `json:"retransmission,omitempty"`
-	Summary  string `json:"summary,omitempty"`
-	From     string `json:"from,omitempty"`
-	To       string `json:"to,omitempty"`
-	Cause    string `json:"cause,omitempty"`
-	Cwnd     int    `json:"cwnd,omitempty"`
-	Ssthresh int    `json:"ssthresh,omitempty"`
-	SRTT     int64  `json:"srtt_us,omitempty"`
-	RTO      int64  `json:"rto_us,omitempty"`
-	InFlight int    `json:"inflight,omitempty"`
+	T        int64   `json:"t_ns"`
+	Kind     string  `json:"kind"`
+	Local    string  `json:"local"`
+	Remote   string  `json:"remote"`
+	Flags    string  `json:"flags,omitempty"`
+	Seq      *uint32 `json:"seq,omitempty"` // pointers: present on every segment, even when 0
+	Ack      *uint32 `json:"ack,omitempty"`
+	Len      int     `json:"len,omitempty"`
+	Window   uint16  `json:"win,omitempty"`
+	Options  string  `json:"options,omitempty"`
+	Retrans  bool    `json:"retransmission,omitempty"`
+	Summary  string  `json:"summary,omitempty"`
+	From     string  `json:"from,omitempty"`
+	To       string  `json:"to,omitempty"`
+	Cause    string  `json:"cause,omitempty"`
+	Cwnd     int     `json:"cwnd,omitempty"`
+	Ssthresh int     `json:"ssthresh,omitempty"`
+	SRTT     int64   `json:"srtt_us,omitempty"`
+	RTO      int64   `json:"rto_us,omitempty"`
+	InFlight int     `json:"inflight,omitempty"`
 }
 
 func jsonEventOf(e *Event, start time.Time) jsonEvent {
@@ -63,7 +65,11 @@ func jsonEventOf(e *Event, start time.Time) jsonEvent {
 		Local: e.Local().String(), Remote: e.Remote().String()}
 	switch e.Kind {
 	case SegmentIn, SegmentOut:
-		j.Flags, j.Seq, j.Ack, j.Len, j.Window = FlagsString(e.Fields.Flags), e.RelSeq, e.RelAck, e.PayloadLen, e.Fields.Window
+		seq, ack := e.RelSeq, e.RelAck
+		j.Flags, j.Seq, j.Len, j.Window = FlagsString(e.Fields.Flags), &seq, e.PayloadLen, e.Fields.Window
+		if e.Fields.Flags&tcp.FlagACK != 0 {
+			j.Ack = &ack
+		}
 		j.Options, j.Retrans, j.Summary = e.Fields.Options.String(), e.Retransmission, e.Summary
 	case StateChange:
 		j.From, j.To, j.Cause = e.From.String(), e.To.String(), e.Cause.String()
