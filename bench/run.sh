@@ -61,7 +61,7 @@ result="$bin/result.txt"
 
 {
   echo
-  echo "## Run $started${note:+: $note}"
+  echo "### Run $started${note:+: $note}"
   echo
   echo '```'
   echo "commit:  $commit"
