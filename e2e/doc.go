@@ -17,17 +17,19 @@
 //
 // The files:
 //
-//	env_test.go   the shared setup: a namespace, a TUN, a stack serving
-//	              the benchmark contract (internal/services), helpers to
-//	              run commands and open sockets inside the namespace
-//	http_test.go  curl (HTTP/1.0, keep-alive, chunked uploads, 100-continue),
-//	              Go's net/http client, our client against net/http's
-//	              server, wrk, and smuggling and malformed requests
-//	tls_test.go   curl and openssl s_client against our HTTPS, our client
-//	              against openssl s_server and crypto/tls, mutual TLS,
-//	              nettest.TestConn over TLS on two stacks, testssl.sh
-//	              (only with TUNDRA_TESTSSL=1)
-//
-// The examples (examples/httpd, get, proxy) are tested on a TUN in their
-// own directories.
+//	env_test.go       the shared setup: a namespace, a TUN, a stack serving
+//	                  the benchmark contract (internal/services), helpers to
+//	                  run commands and open sockets inside the namespace
+//	http_test.go      curl (HTTP/1.0, keep-alive, chunked uploads,
+//	                  100-continue), Go's net/http client, our client against
+//	                  net/http's server, wrk, smuggling and malformed
+//	                  requests, pipelining and the head limits
+//	tls_test.go       curl and openssl s_client against our HTTPS, our client
+//	                  against openssl s_server and crypto/tls, mutual TLS
+//	nettest_test.go   nettest.TestConn over TLS on two in-memory stacks (no
+//	                  root needed)
+//	testssl_test.go   testssl.sh against our HTTPS (only with
+//	                  TUNDRA_TESTSSL=1: it takes about a minute)
+//	examples_test.go  examples/httpd, get and proxy built and run with -tun
+//	                  on a TUN of their own
 package e2e

@@ -379,3 +379,87 @@ func TestSmugglingAndMalformedRequests(t *testing.T) {
 		})
 	}
 }
+
+// rawExchange sends request on a fresh kernel connection to our server,
+// then reads until the server closes or timeout passes, and reports what
+// came back and whether the server closed.
+func rawExchange(t *testing.T, e *env, request string, timeout time.Duration) (resp string, closed bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := e.kernelDialer()(ctx, "tcp", stackAddr+":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	c.Write([]byte(request))
+	b, err := io.ReadAll(c)
+	var ne net.Error
+	return string(b), !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// statusLines returns the status lines in a stream of responses.
+func statusLines(resp string) []string {
+	return regexp.MustCompile(`HTTP/1\.[01] \d{3}[^\r]*`).FindAllString(resp, -1)
+}
+
+// TestRawExchanges: well-formed but demanding requests, sent raw from the
+// kernel side: pipelining (RFC 9112 section 9.3.2), the head limits, and
+// Expect from an HTTP/1.0 client.
+func TestRawExchanges(t *testing.T) {
+	e := newEnv(t)
+	t.Run("pipelined", func(t *testing.T) {
+		// Three requests in one write, the last closing: three answers in
+		// order, then the close.
+		resp, closed := rawExchange(t, e, "GET /bytes/3 HTTP/1.1\r\nHost: x\r\n\r\n"+
+			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"+
+			"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 10*time.Second)
+		lines := statusLines(resp)
+		if len(lines) != 3 || !closed {
+			t.Fatalf("%d responses, closed %v:\n%s", len(lines), closed, resp)
+		}
+		bodies := []string{"\r\n\r\nabc", "\r\n\r\nhello", "\r\n\r\nhello, world\n"}
+		at := 0
+		for i, body := range bodies {
+			j := strings.Index(resp[at:], body)
+			if j < 0 {
+				t.Fatalf("response %d (%q) missing or out of order:\n%s", i, body, resp)
+			}
+			at += j + len(body)
+		}
+	})
+	t.Run("request line too long", func(t *testing.T) {
+		resp, closed := rawExchange(t, e, "GET /"+strings.Repeat("a", 9<<10)+" HTTP/1.1\r\nHost: x\r\n\r\n", 10*time.Second)
+		if !strings.HasPrefix(resp, "HTTP/1.1 414 ") || !closed {
+			t.Fatalf("closed %v, response %.200q, want 414", closed, resp)
+		}
+	})
+	t.Run("too many header fields", func(t *testing.T) {
+		var req strings.Builder
+		req.WriteString("GET / HTTP/1.1\r\nHost: x\r\n")
+		for i := range 150 {
+			fmt.Fprintf(&req, "X-Field-%d: %d\r\n", i, i)
+		}
+		req.WriteString("\r\n")
+		resp, closed := rawExchange(t, e, req.String(), 10*time.Second)
+		if !strings.HasPrefix(resp, "HTTP/1.1 431 ") || !closed {
+			t.Fatalf("closed %v, response %.200q, want 431", closed, resp)
+		}
+	})
+	t.Run("HTTP/1.0 with Expect", func(t *testing.T) {
+		// RFC 9110 section 10.1.1: a server must not send 100 Continue
+		// to an HTTP/1.0 client.
+		resp, closed := rawExchange(t, e, "POST /echo HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi", 10*time.Second)
+		if strings.Contains(resp, " 100 ") || !strings.HasPrefix(resp, "HTTP/1.1 200 ") || !strings.HasSuffix(resp, "\r\n\r\nhi") || !closed {
+			t.Fatalf("closed %v, response %q", closed, resp)
+		}
+	})
+	t.Run("HTTP/2 preface", func(t *testing.T) {
+		// A prior-knowledge HTTP/2 client is told no, not left hanging.
+		resp, closed := rawExchange(t, e, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 10*time.Second)
+		if !closed || !regexp.MustCompile(`^HTTP/1\.1 (400|505) `).MatchString(resp) {
+			t.Fatalf("closed %v, response %q", closed, resp)
+		}
+	})
+}
