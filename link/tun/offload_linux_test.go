@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tundra-net/tundra/link"
 	"github.com/tundra-net/tundra/link/gso"
 	"github.com/tundra-net/tundra/link/tun"
@@ -162,7 +164,7 @@ func TestOffloadsAgainstKernel(t *testing.T) {
 						t.Fatal(err)
 					}
 					for _, s := range segments[:n] {
-						if len(s.Data) > ep.MTU() || checksum(s.Data[:20]) != 0 || tcpChecksumOf(s.Data) != 0 {
+						if len(s.Data) > ep.MTU() || checksum(s.Data[:20]) != 0 || transportChecksumOf(s.Data) != 0 {
 							t.Fatalf("split segment of %d bytes invalid", len(s.Data))
 						}
 					}
@@ -174,7 +176,7 @@ func TestOffloadsAgainstKernel(t *testing.T) {
 				}
 				// Completing the partial checksum over the whole packet must
 				// give a valid one.
-				if err := gso.CompleteChecksum(d, off); err != nil || tcpChecksumOf(d) != 0 {
+				if err := gso.CompleteChecksum(d, off); err != nil || transportChecksumOf(d) != 0 {
 					t.Fatalf("completed checksum does not verify (%v)", err)
 				}
 				if binary.BigEndian.Uint32(d[24:]) != c.rcvNxt {
@@ -358,14 +360,123 @@ func BenchmarkTUNSendTCP(b *testing.B) {
 	}
 }
 
-// tcpChecksumOf sums an IPv4 TCP packet's pseudo-header and segment,
-// checksum field included: 0 when the checksum is right.
-func tcpChecksumOf(p []byte) uint16 {
+// transportChecksumOf sums an IPv4 TCP or UDP packet's pseudo-header and
+// transport header and data, checksum field included: 0 when the checksum
+// is right.
+func transportChecksumOf(p []byte) uint16 {
 	ihl := int(p[0]&0x0f) * 4
 	l4 := p[ihl:]
 	pseudo := make([]byte, 12, 12+len(l4))
 	copy(pseudo, p[12:20])
-	pseudo[9] = 6
+	pseudo[9] = p[9]
 	binary.BigEndian.PutUint16(pseudo[10:], uint16(len(l4)))
 	return checksum(append(pseudo, l4...))
+}
+
+// TestOffloadFallback makes TUNSETOFFLOAD fail, as it does on kernels
+// without TSO for TUN or USO4 (before 6.2), and checks that Open goes on
+// with what is left: without USO4, then without offloads at all, with
+// packets still read correctly (no header misread as packet bytes).
+func TestOffloadFallback(t *testing.T) {
+	ns := netnstest.New(t)
+
+	// This kernel has USO4: asked for, it is on.
+	ep, err := openInside(ns, "uso0", tun.Options{UDPSegmentation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (link.Offloads{TSO4: true, USO4: true, Checksum: true}); ep.Offloads() != want {
+		t.Errorf("with UDPSegmentation: Offloads %+v, want %+v", ep.Offloads(), want)
+	}
+	ep.Close()
+
+	// A kernel that refuses TUN_F_USO4 keeps TSO4 and checksums.
+	restore := tun.SetOffloadIoctl(func(fd, flags int) error {
+		if flags&unix.TUN_F_USO4 != 0 {
+			return unix.EINVAL
+		}
+		return unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, flags)
+	})
+	ep, err = openInside(ns, "uso1", tun.Options{UDPSegmentation: true})
+	restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (link.Offloads{TSO4: true, Checksum: true}); ep.Offloads() != want {
+		t.Errorf("USO4 refused: Offloads %+v, want %+v", ep.Offloads(), want)
+	}
+	ep.Close()
+
+	// A kernel that refuses offloads entirely: a plain device, which works.
+	restore = tun.SetOffloadIoctl(func(fd, flags int) error { return unix.EINVAL })
+	plain := ns.OpenTUN("", tun.Options{})
+	restore()
+	if plain.Offloads() != (link.Offloads{}) || plain.MaxPacketSize() != 1500 {
+		t.Fatalf("TUNSETOFFLOAD refused: Offloads %+v MaxPacketSize %d; want none and the MTU", plain.Offloads(), plain.MaxPacketSize())
+	}
+	conn := dialUDPInside(t, ns)
+	if _, err := conn.Write([]byte("after the fallback")); err != nil {
+		t.Fatal(err)
+	}
+	r := readWithin(t, plain, 4, 5*time.Second)
+	if r.err != nil || r.n != 1 {
+		t.Fatalf("ReadPackets = %d, %v", r.n, r.err)
+	}
+	checkUDP(t, r.pkts[0].Data, []byte("after the fallback"))
+	if r.pkts[0].Offload != (link.Offload{}) {
+		t.Fatalf("a plain device delivered Offload %+v", r.pkts[0].Offload)
+	}
+}
+
+// TestUSOFromKernel has a kernel UDP socket send one 3,500-byte write with
+// UDP_SEGMENT 1000 (a UDP super-packet) through a TUN opened with
+// UDPSegmentation: it must arrive as one GSOUDPL4 packet that gso.Split
+// cuts into the four datagrams the socket meant.
+func TestUSOFromKernel(t *testing.T) {
+	ns := netnstest.New(t)
+	ep := ns.OpenTUN("", tun.Options{UDPSegmentation: true})
+	if !ep.Offloads().USO4 {
+		t.Skip("this kernel has no USO for TUN (Linux 6.2 and later)")
+	}
+	conn := dialUDPInside(t, ns)
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	raw.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT, 1000) })
+	if serr != nil {
+		t.Skipf("UDP_SEGMENT: %v", serr)
+	}
+	sent := bytes.Repeat([]byte("0123456789"), 350)
+	if _, err := conn.Write(sent); err != nil {
+		t.Fatal(err)
+	}
+	r := readWithin(t, ep, 8, 5*time.Second)
+	if r.err != nil || r.n != 1 {
+		t.Fatalf("ReadPackets = %d, %v; want one super-packet", r.n, r.err)
+	}
+	p := r.pkts[0]
+	if p.Offload.GSOType != link.GSOUDPL4 || p.Offload.GSOSize != 1000 || len(p.Data) != 20+8+len(sent) {
+		t.Fatalf("got %d bytes with Offload %+v; want one GSOUDPL4 packet of %d bytes, GSOSize 1000", len(p.Data), p.Offload, 20+8+len(sent))
+	}
+	out := make([]link.Packet, 4)
+	for i := range out {
+		out[i].Data = make([]byte, 0, 1500)
+	}
+	n, err := gso.Split(p.Data, p.Offload, out)
+	if err != nil || n != 4 {
+		t.Fatalf("Split = %d, %v", n, err)
+	}
+	var got []byte
+	for _, d := range out[:n] {
+		checkUDP(t, d.Data, d.Data[28:]) // addressed to the stack, port 9
+		if checksum(d.Data[:20]) != 0 || transportChecksumOf(d.Data) != 0 {
+			t.Fatal("IPv4 or UDP checksum wrong after Split")
+		}
+		got = append(got, d.Data[28:]...)
+	}
+	if !bytes.Equal(got, sent) || len(out[3].Data) != 28+500 {
+		t.Fatalf("datagrams carry %d bytes (last %d), want the 3500 sent as 1000+1000+1000+500", len(got), len(out[3].Data)-28)
+	}
 }

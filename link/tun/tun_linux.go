@@ -188,17 +188,23 @@ func openDevice(name string, flags uint16) (int, string, error) {
 	return fd, ifr.Name(), nil
 }
 
+// setOffload is the TUNSETOFFLOAD ioctl. Tests replace it to see Open
+// fall back as it does on kernels that refuse.
+var setOffload = func(fd, flags int) error {
+	return unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, flags)
+}
+
 // openWithOffloads opens the device with IFF_VNET_HDR, sets the header size
 // to the 10 bytes of struct virtio_net_hdr (TUNSETVNETHDRSZ; the kernel's
 // default, set anyway so an earlier user of a persistent device cannot
 // have changed it) and enables offloads with TUNSETOFFLOAD. The flags say
 // what the kernel may hand us (drivers/net/tun.c, set_offload):
 // TUN_F_CSUM lets it leave checksums partial, TUN_F_TSO4 lets it send TCP
-// super-packets, TUN_F_USO4 UDP ones. Writing super-packets needs no flag,
-// only the header; but the two directions are enabled together, since a
-// kernel that refuses TSO4 is too old to trust with either. A kernel
-// without USO4 (before 6.2) answers EINVAL, and the call is repeated
-// without it.
+// super-packets, TUN_F_USO4 (with TUN_F_USO6) UDP ones. Writing
+// super-packets needs no flag, only the header; but the two directions are
+// enabled together, since a kernel that refuses TSO4 is too old to trust
+// with either. A kernel without USO (before 6.2) answers EINVAL, and the
+// call is repeated without it.
 func openWithOffloads(name string, uso bool) (int, string, link.Offloads, error) {
 	fd, devName, err := openDevice(name, unix.IFF_VNET_HDR)
 	if err != nil {
@@ -210,9 +216,12 @@ func openWithOffloads(name string, uso bool) (int, string, link.Offloads, error)
 	}
 	offloads := link.Offloads{Checksum: true, TSO4: true}
 	flags := unix.TUN_F_CSUM | unix.TUN_F_TSO4
-	if uso && unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, flags|unix.TUN_F_USO4) == nil {
+	// The kernel takes USO only for both IP versions at once (set_offload
+	// refuses TUN_F_USO4 without TUN_F_USO6); IPv6 is off on tundra's
+	// devices, and the stack drops IPv6 packets anyway.
+	if uso && setOffload(fd, flags|unix.TUN_F_USO4|unix.TUN_F_USO6) == nil {
 		offloads.USO4 = true
-	} else if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, flags); err != nil {
+	} else if err := setOffload(fd, flags); err != nil {
 		unix.Close(fd)
 		return -1, "", link.Offloads{}, fmt.Errorf("tun: TUNSETOFFLOAD: %w", err)
 	}
