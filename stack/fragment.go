@@ -95,6 +95,15 @@ func (s *Stack) reassemble(fragment ipv4.Header) (ipv4.Header, bool, DropReason)
 	}
 }
 
+// recycleDatagram gives the buffer of a reassembled datagram back to the
+// Reassembler once input is done with it (transports copy what they keep),
+// so that steady fragmented traffic allocates nothing.
+func (s *Stack) recycleDatagram(whole ipv4.Header) {
+	s.frag.mu.Lock()
+	s.frag.reasm.Recycle(whole.Bytes())
+	s.frag.mu.Unlock()
+}
+
 // armTimerLocked makes the expiry timer match the oldest datagram's
 // deadline (f.mu held). All datagrams share one timeout, so one timer for
 // the oldest is enough.

@@ -73,6 +73,7 @@ func (s *Stack) deliverIPv4(pkt *link.Packet) DropReason {
 			return reason
 		}
 		pkt.Offload = link.Offload{} // it described the last fragment, not the datagram
+		defer s.recycleDatagram(ip)  // transports copy what they keep
 	}
 	proto := ip.Protocol()
 	if proto == ipv4.ProtocolICMP {
