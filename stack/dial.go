@@ -38,7 +38,10 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	if network == "udp" || network == "udp4" {
-		// No handshake: there is nothing for ctx to cut short (udpconn.go).
+		// No handshake: only a context that has already ended stops it.
+		if err := ctx.Err(); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Addr: net.UDPAddrFromAddrPort(ap), Err: err}
+		}
 		c, err := s.DialUDP(ap)
 		if err != nil {
 			return nil, err // not a nil *UDPConn inside a non-nil net.Conn
