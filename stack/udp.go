@@ -103,8 +103,8 @@ func (t *udpTransport) lookup(dst [4]byte, port uint16, from netip.AddrPort) *UD
 // which of its peers the error is about.
 func (t *udpTransport) deliverICMPError(typ, code uint8, rest [4]byte, quoted ipv4.Header) {
 	q := quoted.Payload()
-	if len(q) < 4 {
-		return
+	if len(q) < 4 || quoted.FragmentOffset() != 0 {
+		return // only a first fragment starts with the UDP header
 	}
 	local, remotePort := binary.BigEndian.Uint16(q[0:2]), binary.BigEndian.Uint16(q[2:4])
 	remote := netip.AddrPortFrom(quoted.Destination(), remotePort)
