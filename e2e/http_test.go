@@ -214,6 +214,14 @@ func TestOurClientAgainstKernelServer(t *testing.T) {
 				}
 			case "/redirect":
 				nethttp.Redirect(w, r, "/hello", nethttp.StatusFound)
+			case "/limited":
+				// Refuses large bodies without reading them: a client
+				// that sent Expect: 100-continue never sends the body.
+				if r.ContentLength > 1<<10 {
+					nethttp.Error(w, "too large", nethttp.StatusRequestEntityTooLarge)
+					return
+				}
+				fmt.Fprint(w, "small enough")
 			case "/hello":
 				fmt.Fprintf(w, "hello %s from %s", r.Proto, r.RemoteAddr)
 			default:
@@ -277,6 +285,47 @@ func TestOurClientAgainstKernelServer(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("the client opened %d connections for 5 sequential requests, want 1 (keep-alive)", n)
 	}
+
+	// Expect: 100-continue (RFC 9110 section 10.1.1): net/http's server
+	// sends 100 when the handler reads the body, and the upload goes on;
+	// when the handler refuses first, the body is never sent.
+	expect := func(path string, body []byte) (*nethttp.Response, string, *countingReader) {
+		t.Helper()
+		rd := &countingReader{r: bytes.NewReader(body)}
+		req, err := nethttp.NewRequest("POST", base+path, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = int64(len(body))
+		req.Header.Set("Expect", "100-continue")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s with Expect: %v", path, err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(got), rd
+	}
+	resp, gotBody, rd := expect("/upload", body)
+	if want := fmt.Sprintf("POST /upload %d %x", len(body), sha256.Sum256(body)); gotBody != want || rd.n.Load() != int64(len(body)) {
+		t.Fatalf("Expect upload: server saw %q, want %q", gotBody, want)
+	}
+	resp, gotBody, rd = expect("/limited", body)
+	if resp.StatusCode != nethttp.StatusRequestEntityTooLarge || rd.n.Load() != 0 {
+		t.Fatalf("refused Expect upload: %s %q, %d body bytes read by the client", resp.Status, gotBody, rd.n.Load())
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // wrkErrors matches the lines wrk prints when something went wrong.

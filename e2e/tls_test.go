@@ -47,6 +47,14 @@ func TestCurlHTTPS(t *testing.T) {
 			}
 		}
 	}
+	// A 20 MB body and a second request on the same TLS connection.
+	out := e.mustExec("curl", "-sS", "-v", "--max-time", "20", "--cacert", e.caFile, url+"bytes/20000000", url)
+	if want := string(contractBytes(20000000)) + "hello, world\n"; out.stdout != want {
+		t.Fatalf("20 MB over TLS: got %d bytes, want %d", len(out.stdout), len(want))
+	}
+	if !strings.Contains(out.stderr, "Re-using existing connection") {
+		t.Errorf("curl did not reuse the TLS connection:\n%s", out.stderr)
+	}
 	out, err := e.exec("curl", "-sS", "--max-time", "10", url)
 	if err == nil || !strings.Contains(out.stderr, "self-signed certificate in certificate chain") && !strings.Contains(out.stderr, "unable to get local issuer certificate") {
 		t.Fatalf("curl without the CA: %v\n%s", err, out.stderr)
@@ -190,18 +198,26 @@ func TestOurClientAgainstGoTLSServer(t *testing.T) {
 		return d.DialContext(ctx, "tcp", l.Addr().String())
 	}
 
-	c, err := dial(&tls.Config{RootCAs: ca.Pool()})
-	if err != nil {
-		t.Fatal(err)
+	// The same Config for both dials: its session cache lets the second
+	// resume the first's session (RFC 8446 section 2.2).
+	cfg := &tls.Config{RootCAs: ca.Pool()}
+	for i, size := range []int{1 << 20, 64 << 10} {
+		c, err := dial(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		body := randomBytes(size, uint64(i))
+		go c.Write(body)
+		got := make([]byte, len(body))
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("echo over TLS: %v, equal %v", err, bytes.Equal(got, body))
+		}
+		if resumed := c.(*tls.Conn).ConnectionState().DidResume; resumed != (i == 1) {
+			t.Errorf("connection %d: resumed %v", i, resumed)
+		}
+		c.Close()
 	}
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	body := randomBytes(1<<20, 4)
-	go c.Write(body)
-	got := make([]byte, len(body))
-	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("echo over TLS: %v, equal %v", err, bytes.Equal(got, body))
-	}
-	c.Close()
 
 	other, err := tls.NewCA("someone else")
 	if err != nil {
