@@ -259,12 +259,14 @@ type lockedBuffer struct {
 	buf bytes.Buffer
 }
 
+// Write appends p.
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
+// String returns what was written.
 func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -418,12 +420,15 @@ type captureBelow struct {
 	o             *orderedCapture
 }
 
+// WritePackets writes and records pkts with mu held.
 func (a *captureAbove) WritePackets(pkts []link.Packet) (int, error) {
 	a.o.mu.Lock()
 	defer a.o.mu.Unlock()
 	return a.Endpoint.WritePackets(pkts)
 }
 
+// ReadPackets reads through the tee and releases mu once the tee has
+// recorded what it read.
 func (a *captureAbove) ReadPackets(pkts []link.Packet) (int, error) {
 	a.o.reader = a
 	n, err := a.Endpoint.ReadPackets(pkts) // the tee reads through captureBelow, then records
@@ -441,6 +446,8 @@ func (a *captureAbove) PacketDropped(data []byte, reason string) {
 	}
 }
 
+// ReadPackets reads from the device, then takes mu, so that no write is
+// half recorded when the tee records what was read.
 func (b *captureBelow) ReadPackets(pkts []link.Packet) (int, error) {
 	n, err := b.Endpoint.ReadPackets(pkts)
 	b.o.mu.Lock() // released by captureAbove once the tee has recorded
