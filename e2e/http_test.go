@@ -331,23 +331,33 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // wrkErrors matches the lines wrk prints when something went wrong.
 var wrkErrors = regexp.MustCompile(`(?m)^\s*(Socket errors|Non-2xx).*$`)
 
-// TestWrk: wrk loads our server for 3 seconds over 16 connections; every
+// TestWrk: wrk loads our server over 16 connections: kept-alive small
+// and 100 kB responses, a new connection per request, and HTTPS. Every
 // request must succeed.
 func TestWrk(t *testing.T) {
 	needTools(t, "wrk")
 	e := newEnv(t)
-	for _, path := range []string{"/", "/bytes/100000"} {
-		out := e.mustExec("timeout", "20", "wrk", "-t2", "-c16", "-d3s", "http://"+stackAddr+path)
-		t.Logf("wrk %s:\n%s", path, out.stdout)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"keep-alive", []string{"http://" + stackAddr + "/"}},
+		{"100 kB", []string{"http://" + stackAddr + "/bytes/100000"}},
+		{"close", []string{"-H", "Connection: close", "http://" + stackAddr + "/"}},
+		{"https", []string{"https://" + stackAddr + "/"}},
+	} {
+		args := append([]string{"20", "wrk", "-t2", "-c16", "-d2s"}, tc.args...)
+		out := e.mustExec("timeout", args...)
+		t.Logf("wrk %s:\n%s", tc.name, out.stdout)
 		if m := wrkErrors.FindString(out.stdout); m != "" {
-			t.Errorf("wrk %s: %s", path, strings.TrimSpace(m))
+			t.Errorf("wrk %s: %s", tc.name, strings.TrimSpace(m))
 		}
 		m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(out.stdout)
 		if m == nil {
-			t.Fatalf("wrk printed no request count:\n%s", out.stdout)
+			t.Fatalf("wrk %s printed no request count:\n%s", tc.name, out.stdout)
 		}
 		if n, _ := strconv.Atoi(m[1]); n < 100 {
-			t.Errorf("wrk %s: only %d requests in 3 s", path, n)
+			t.Errorf("wrk %s: only %d requests in 2 s", tc.name, n)
 		}
 	}
 }
