@@ -1,19 +1,33 @@
 package tcp
 
-// ring is a fixed-size byte ring buffer, allocated once. Readers see its
-// contents as at most two slices (before and after the wrap), so data moves
-// to and from it without extra copies or allocation.
+import (
+	"math/bits"
+	"sync"
+)
+
+// ring is a byte ring buffer of a fixed logical capacity whose memory comes
+// and goes with use. Readers see its contents as at most two slices (before
+// and after the wrap), so data moves to and from it without extra copies.
+//
+// A connection's rings are sized for its whole window (hundreds of KiB),
+// but most connections hold only a few bytes most of the time, and an idle
+// one holds none. So the ring starts with no memory, takes a buffer from a
+// pool of power-of-two sizes when data arrives, moves to a larger one as
+// it fills, and gives its buffer back when it empties. An idle connection
+// costs no buffer memory, and opening one does not zero half a megabyte.
 type ring struct {
-	buf   []byte
-	start int // index of the first byte
-	n     int // bytes held
+	buf   []byte // physical storage; len(buf) <= size, power of two or size
+	size  int    // logical capacity
+	start int    // index of the first byte in buf
+	n     int    // bytes held
+	hi    int    // bytes from start ever written (held or beyond: out-of-order data)
 }
 
-func newRing(size int) ring { return ring{buf: make([]byte, max(size, 1))} }
+func newRing(size int) ring { return ring{size: max(size, 1)} }
 
 func (r *ring) len() int  { return r.n }
-func (r *ring) cap() int  { return len(r.buf) }
-func (r *ring) free() int { return len(r.buf) - r.n }
+func (r *ring) cap() int  { return r.size }
+func (r *ring) free() int { return r.size - r.n }
 
 // write appends as much of p as fits and returns how many bytes it took.
 func (r *ring) write(p []byte) int {
@@ -26,13 +40,39 @@ func (r *ring) write(p []byte) int {
 // writeAt copies p to offset off from the start (off+len(p) <= cap) without
 // changing the length: used for out-of-order data beyond the end.
 func (r *ring) writeAt(off int, p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	end := off + len(p)
+	if end > len(r.buf) {
+		r.grow(end)
+	}
 	i := (r.start + off) % len(r.buf)
 	c := copy(r.buf[i:], p)
 	copy(r.buf, p[c:])
+	r.hi = max(r.hi, end)
+}
+
+// grow moves the contents to a buffer of at least need bytes (at most the
+// logical size), keeping every byte written so far, and starting at 0.
+func (r *ring) grow(need int) {
+	size := ringClassSize(need, r.size)
+	nb := getRingBuffer(size)
+	if r.hi > 0 {
+		a, b := r.slices(0, min(r.hi, len(r.buf)))
+		copy(nb[copy(nb, a):], b)
+	}
+	if r.buf != nil {
+		putRingBuffer(r.buf)
+	}
+	r.buf, r.start = nb, 0
 }
 
 // slices returns the n bytes at offset off from the start as two slices.
 func (r *ring) slices(off, n int) (first, second []byte) {
+	if n == 0 {
+		return nil, nil
+	}
 	i := (r.start + off) % len(r.buf)
 	if i+n <= len(r.buf) {
 		return r.buf[i : i+n], nil
@@ -49,17 +89,77 @@ func (r *ring) read(p []byte) int {
 	return n
 }
 
-// consume drops n bytes from the start.
+// consume drops n bytes from the start. Once nothing is held or written
+// beyond, the buffer goes back to the pool.
 func (r *ring) consume(n int) {
+	if n == 0 {
+		return
+	}
 	r.start = (r.start + n) % len(r.buf)
 	r.n -= n
-	// start is not reset when the ring empties: out-of-order data may sit
-	// beyond the end at positions relative to it.
+	r.hi = max(r.hi-n, r.n)
+	// start is not reset while out-of-order data may sit beyond the end at
+	// positions relative to it (hi > n).
+	if r.n == 0 && r.hi == 0 {
+		r.release()
+	}
+}
+
+// release gives the buffer back; the ring keeps its logical size.
+func (r *ring) release() {
+	if r.buf != nil {
+		putRingBuffer(r.buf)
+	}
+	r.buf, r.start, r.n, r.hi = nil, 0, 0, 0
 }
 
 // extend marks n more bytes after the end as held (they were written with
 // writeAt before).
 func (r *ring) extend(n int) { r.n += n }
+
+// Ring buffers come in power-of-two sizes from minRingBuffer to
+// maxPooledRingBuffer, each size with its own pool; a ring whose logical
+// size is smaller than the class it needs, or larger than the largest
+// class, gets a buffer of exactly its size, not pooled.
+const (
+	minRingBuffer       = 4 << 10
+	maxPooledRingBuffer = 4 << 20
+	ringClasses         = 11 // 4 KiB << 0 ... 4 KiB << 10
+)
+
+var ringPools [ringClasses]sync.Pool
+
+// ringClassSize returns the buffer size for need bytes in a ring of the
+// given logical size.
+func ringClassSize(need, size int) int {
+	c := max(minRingBuffer, 1<<bits.Len(uint(need-1)))
+	if c >= size || c > maxPooledRingBuffer {
+		return size
+	}
+	return c
+}
+
+func ringClass(size int) int {
+	if size < minRingBuffer || size > maxPooledRingBuffer || size&(size-1) != 0 {
+		return -1
+	}
+	return bits.Len(uint(size/minRingBuffer)) - 1
+}
+
+func getRingBuffer(size int) []byte {
+	if c := ringClass(size); c >= 0 {
+		if b, ok := ringPools[c].Get().(*[]byte); ok {
+			return *b
+		}
+	}
+	return make([]byte, size)
+}
+
+func putRingBuffer(b []byte) {
+	if c := ringClass(len(b)); c >= 0 {
+		ringPools[c].Put(&b)
+	}
+}
 
 // maxOutOfOrderRanges bounds the number of separate holes the reassembly
 // tracks; a segment that would need more is dropped.
@@ -68,10 +168,12 @@ const maxOutOfOrderRanges = 32
 // seqRange is the half-open range [start, end) of sequence space.
 type seqRange struct{ start, end Seq }
 
-// outOfOrder tracks which ranges beyond RCV.NXT have arrived (their bytes sit
-// in the receive ring at their final place). Sorted, disjoint, not
-// touching; a fixed array, so it never allocates or grows.
-type outOfOrder struct {
+// rangeSet is a set of sequence ranges: sorted, disjoint, not touching; a
+// fixed array, so it never allocates or grows. The receiver uses one to
+// track which ranges beyond RCV.NXT have arrived (their bytes sit in the
+// receive ring at their final place); the sender uses one as its SACK
+// scoreboard (RFC 6675 section 3).
+type rangeSet struct {
 	r     [maxOutOfOrderRanges]seqRange
 	n     int
 	bytes int // total bytes in the ranges
@@ -79,7 +181,7 @@ type outOfOrder struct {
 
 // add records [start, end) and reports how many new bytes it covered, or
 // false if the table is full and the range could not be recorded.
-func (o *outOfOrder) add(start, end Seq) (added int, ok bool) {
+func (o *rangeSet) add(start, end Seq) (added int, ok bool) {
 	// Find the first range that ends at or after start.
 	i := 0
 	for i < o.n && o.r[i].end.LessThan(start) {
@@ -115,7 +217,7 @@ func (o *outOfOrder) add(start, end Seq) (added int, ok bool) {
 
 // takeFrom removes the first range if it starts at or before next and
 // returns how far past next it reaches (0 if it does not).
-func (o *outOfOrder) takeFrom(next Seq) int {
+func (o *rangeSet) takeFrom(next Seq) int {
 	if o.n == 0 || o.r[0].start.GreaterThan(next) {
 		return 0
 	}
@@ -129,4 +231,31 @@ func (o *outOfOrder) takeFrom(next Seq) int {
 	return int(first.end.Sub(next))
 }
 
-func (o *outOfOrder) reset() { o.n, o.bytes = 0, 0 }
+func (o *rangeSet) reset() { o.n, o.bytes = 0, 0 }
+
+// dropBelow forgets everything before seq, cutting a range that spans it.
+func (o *rangeSet) dropBelow(seq Seq) {
+	i := 0
+	for i < o.n && o.r[i].end.LessThanEq(seq) {
+		o.bytes -= int(o.r[i].end.Sub(o.r[i].start))
+		i++
+	}
+	if i > 0 {
+		copy(o.r[:], o.r[i:o.n])
+		o.n -= i
+	}
+	if o.n > 0 && o.r[0].start.LessThan(seq) {
+		o.bytes -= int(seq.Sub(o.r[0].start))
+		o.r[0].start = seq
+	}
+}
+
+// containing returns the range that holds seq.
+func (o *rangeSet) containing(seq Seq) (seqRange, bool) {
+	for _, r := range o.r[:o.n] {
+		if seq.GreaterThanEq(r.start) && seq.LessThan(r.end) {
+			return r, true
+		}
+	}
+	return seqRange{}, false
+}
