@@ -86,6 +86,9 @@ type Result struct {
 	Bytes    int64
 	// Goodput is Bytes*8/Duration, in bits per second.
 	Goodput float64
+	// SendMSS is the sender's segment size: the MSS less the options
+	// every segment carries (12 bytes with timestamps).
+	SendMSS int
 	// Sender's counters.
 	SegmentsSent, Retransmissions, Timeouts, FastRetransmits int
 	// Link counters, both directions together.
@@ -336,6 +339,7 @@ func (w *world) drain(conn *stack.TCPConn, limit time.Duration) {
 // finish fills in the counters at the end of a run.
 func (w *world) finish(res *Result, conn *stack.TCPConn, ic, is *impair.Endpoint) {
 	st := conn.Stats()
+	res.SendMSS = st.SendMSS
 	res.SegmentsSent, res.Retransmissions = st.SegmentsSent, st.Retransmissions
 	res.Timeouts, res.FastRetransmits = st.Timeouts, st.FastRetransmits
 	if res.Duration > 0 {

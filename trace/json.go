@@ -12,6 +12,8 @@ import (
 // JSONLines returns a subscriber that writes each event to w as one JSON
 // object per line, for tools (jq, plotting scripts). Times are
 // nanoseconds since the first event written; durations are microseconds.
+// Sequence numbers, SACK blocks and timestamps are relative, as in
+// Event's Rel fields.
 // Subscribe it with tracer.Subscribe(trace.All, trace.JSONLines(w)). Write
 // errors stop the output; the returned function's later calls do nothing.
 func JSONLines(w io.Writer) func(*Event) {
@@ -70,7 +72,7 @@ func jsonEventOf(e *Event, start time.Time) jsonEvent {
 		if e.Fields.Flags&tcp.FlagACK != 0 {
 			j.Ack = &ack
 		}
-		j.Options, j.Retrans, j.Summary = e.Fields.Options.String(), e.Retransmission, e.Summary
+		j.Options, j.Retrans, j.Summary = e.RelOptions.String(), e.Retransmission, e.Summary
 	case StateChange:
 		j.From, j.To, j.Cause = e.From.String(), e.To.String(), e.Cause.String()
 	case Congestion:

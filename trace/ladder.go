@@ -26,7 +26,8 @@ import (
 type Ladder struct {
 	// Local and Peer name the two sides ("tundra", "kernel").
 	Local, Peer string
-	// Options, when true, adds each segment's TCP options ("<mss 1460,...>").
+	// Options, when true, adds each segment's TCP options ("<mss 1460,...>",
+	// relative as Event.RelOptions).
 	Options bool
 
 	mu    sync.Mutex
@@ -173,7 +174,7 @@ func (l *Ladder) segmentLine(e *Event) {
 		fmt.Fprintf(&seg, " %q", e.Summary)
 	}
 	if l.Options {
-		if o := e.Fields.Options.String(); o != "" {
+		if o := e.RelOptions.String(); o != "" {
 			fmt.Fprintf(&seg, " <%s>", o)
 		}
 	}

@@ -97,6 +97,13 @@ type Event struct {
 	// data byte), once that side's SYN has been seen; otherwise the raw
 	// values.
 	RelSeq, RelAck uint32
+	// RelOptions are the segment's options with every number made
+	// relative the same way: SACK blocks (RFC 2018) like the
+	// acknowledgment number, and the timestamps (RFC 7323 section 3) to
+	// the first TSval each side sent. Connections start their sequence
+	// numbers and TSval at random offsets, which would otherwise make
+	// traces differ from run to run.
+	RelOptions tcp.Options
 	// Summary is the first line of the payload when it looks like HTTP
 	// ("GET / HTTP/1.1", "HTTP/1.1 200 OK"), else "". For sent segments
 	// it is only known when the link is wrapped with Tracer.Endpoint.
@@ -165,10 +172,48 @@ type subscription struct {
 }
 
 // connTrace is what the Tracer remembers about one connection: the two
-// initial sequence numbers, for relative numbering.
+// initial sequence numbers and first timestamps, for relative numbering.
 type connTrace struct {
-	iss, irs       tcp.Seq
-	hasISS, hasIRS bool
+	iss, irs            tcp.Seq
+	hasISS, hasIRS      bool
+	ourTS, peerTS       uint32 // first TSval each side sent
+	hasOurTS, hasPeerTS bool
+}
+
+// relativeOptions sets e.RelOptions from o; sent says whether we sent
+// the segment.
+func (c *connTrace) relativeOptions(e *Event, o *tcp.Options, sent bool) {
+	e.RelOptions = *o
+	r := &e.RelOptions
+	// SACK blocks name the receiver's view of the other side's sequence
+	// space, as the acknowledgment number does.
+	ackBase, ackOK := c.iss, c.hasISS
+	if sent {
+		ackBase, ackOK = c.irs, c.hasIRS
+	}
+	if ackOK {
+		for i := range r.SACKBlocks[:min(r.SACKBlockCount, len(r.SACKBlocks))] {
+			r.SACKBlocks[i].Left = tcp.Seq(r.SACKBlocks[i].Left.Sub(ackBase))
+			r.SACKBlocks[i].Right = tcp.Seq(r.SACKBlocks[i].Right.Sub(ackBase))
+		}
+	}
+	if !o.HasTimestamps {
+		return
+	}
+	if sent && !c.hasOurTS {
+		c.ourTS, c.hasOurTS = o.TSVal, true
+	}
+	if !sent && !c.hasPeerTS {
+		c.peerTS, c.hasPeerTS = o.TSVal, true
+	}
+	valBase, ecrBase, ecrOK := c.peerTS, c.ourTS, c.hasOurTS
+	if sent {
+		valBase, ecrBase, ecrOK = c.ourTS, c.peerTS, c.hasPeerTS
+	}
+	r.TSVal = o.TSVal - valBase
+	if ecrOK && o.TSEcr != 0 {
+		r.TSEcr = o.TSEcr - ecrBase
+	}
 }
 
 // Tracer turns tcp.Observer calls into Events for its subscribers. It is
@@ -324,6 +369,7 @@ func (t *Tracer) SegmentSent(id tcp.FourTuple, fields *tcp.HeaderFields, payload
 	e := Event{Kind: SegmentOut, Time: t.clock.Now(), Conn: id, Fields: *fields,
 		PayloadLen: payloadLen, Retransmission: retransmission}
 	e.RelSeq, e.RelAck = c.relative(fields.Seq, fields.Ack, true)
+	c.relativeOptions(&e, &fields.Options, true)
 	if payloadLen > 0 && t.tapped {
 		// Hold it until Endpoint sees the bytes, which it does before this
 		// goroutine does anything else with the connection.
@@ -351,6 +397,7 @@ func (t *Tracer) SegmentReceived(id tcp.FourTuple, seg *tcp.Segment) {
 	e := Event{Kind: SegmentIn, Time: t.clock.Now(), Conn: id, Fields: seg.HeaderFields,
 		PayloadLen: len(seg.Payload), Summary: Summarize(seg.Payload)}
 	e.RelSeq, e.RelAck = c.relative(seg.Seq, seg.Ack, false)
+	c.relativeOptions(&e, &seg.Options, false)
 	t.emitLocked(&e)
 }
 
