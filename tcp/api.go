@@ -35,6 +35,34 @@ type Config struct {
 	// WindowScale offers window scaling (RFC 7323 section 2); it is used
 	// only if the peer offers it too. Default true.
 	WindowScale bool
+	// SACK offers selective acknowledgments (RFC 2018): SACK-permitted in
+	// our SYN; used only if the peer's SYN carries it too. The receiver then
+	// reports out-of-order data and duplicates (D-SACK, RFC 2883), and the
+	// sender recovers losses with a scoreboard (RFC 6675). Default true.
+	SACK bool
+	// Timestamps offers the TCP timestamps option (RFC 7323 section 3),
+	// used only if the peer's SYN carries it too: an RTT sample from every
+	// ACK and protection against wrapped sequence numbers (PAWS, section
+	// 5). It costs 12 bytes of every segment. Default true.
+	Timestamps bool
+	// CongestionControl names the congestion control algorithm: "cubic"
+	// (RFC 9438 with HyStart++, the default), "newreno" (RFC 5681, 6582),
+	// or one added with RegisterCongestionControl. Empty means the default.
+	CongestionControl string
+	// DisableRFC5961 restores the older RFC 793 behaviour: any RST in the
+	// window resets the connection, and ACKs far below SND.UNA are not
+	// checked. By default (false) RFC 5961 applies: only a RST at exactly
+	// RCV.NXT resets, other in-window RSTs and every SYN in a synchronized
+	// state draw a challenge ACK (sections 3, 4), and ACKs below SND.UNA -
+	// MAX.SND.WND are dropped (section 5). packetdrill scripts written for
+	// old stacks set it.
+	DisableRFC5961 bool
+	// ChallengeACKLimit caps the challenge ACKs (and ACKs for unacceptable
+	// ACK fields) a connection sends per second (RFC 5961 section 7).
+	// It is per connection rather than per stack as in Linux: a global
+	// counter is shared state an off-path attacker can probe (CVE-2016-5696).
+	// Zero means no limit. Default 1000.
+	ChallengeACKLimit int
 
 	// InitialRTO is the retransmission timeout before any RTT sample (RFC
 	// 6298 section 2.1: 1 s).
@@ -96,6 +124,9 @@ func DefaultConfig() Config {
 		ReceiveBufferSize: 256 << 10,
 		ReassemblyLimit:   256 << 10,
 		WindowScale:       true,
+		SACK:              true,
+		Timestamps:        true,
+		ChallengeACKLimit: 1000,
 		InitialRTO:        time.Second,
 		MinRTO:            200 * time.Millisecond,
 		MaxRTO:            120 * time.Second,
@@ -265,11 +296,14 @@ const (
 type Stats struct {
 	State State
 	// Congestion control and RTT (RFC 5681, RFC 6298).
-	CongestionWindow int           // cwnd, bytes
-	SlowStartThresh  int           // ssthresh, bytes
-	SRTT, RTTVar     time.Duration // zero before the first sample
-	RTO              time.Duration
-	BytesInFlight    int // SND.NXT - SND.UNA
+	CongestionControl string        // the algorithm's name, as ss -i shows it
+	InRecovery        bool          // fast recovery (or recovery after a timeout) in progress
+	MinRTT            time.Duration // smallest RTT sample
+	CongestionWindow  int           // cwnd, bytes
+	SlowStartThresh   int           // ssthresh, bytes
+	SRTT, RTTVar      time.Duration // zero before the first sample
+	RTO               time.Duration
+	BytesInFlight     int // SND.NXT - SND.UNA
 	// Counters.
 	SegmentsSent, SegmentsReceived int
 	Retransmissions                int // segments retransmitted, timeouts and fast retransmits
@@ -279,6 +313,18 @@ type Stats struct {
 	BytesAcked                     int64 // data bytes the peer acknowledged
 	BytesReceived                  int64 // in-order data bytes received
 	OutOfOrderDropped              int   // segments or parts dropped for the reassembly limit
+	// Loss recovery and attacks.
+	SACKBlocksReceived   int // valid SACK blocks taken from the peer's ACKs
+	SACKedBytes          int // bytes above SND.UNA on the scoreboard
+	DSACKsReceived       int // D-SACK blocks received: our retransmissions that were spurious (RFC 2883)
+	DSACKsSent           int // D-SACK blocks sent: duplicates we received
+	ReorderingSeen       int // SACKed or acknowledged data below a byte already SACKed (reordering, not loss)
+	PAWSRejected         int // segments dropped by PAWS (RFC 7323 5.3)
+	ChallengeACKs        int // challenge ACKs sent (RFC 5961)
+	ChallengeACKsLimited int // challenge ACKs not sent for the rate limit
+	RSTsIgnored          int // RSTs out of the window or not at RCV.NXT (RFC 5961 3.2)
+	// Negotiated options.
+	SACK, Timestamps bool
 	// Windows and negotiated options.
 	SendWindow       int // peer's advertised window, scaled
 	ReceiveWindow    int // our advertised window

@@ -1,152 +1,176 @@
 package tcp
 
-// congestionControl is the sender's congestion control algorithm, behind a
-// small interface so that CUBIC (RFC 9438) or a SACK-based recovery (RFC
-// 6675, RACK-TLP RFC 8985) can replace it later without touching the state
-// machine. Amounts are in bytes; sequence numbers let an algorithm tell a
-// partial from a full acknowledgment.
-type congestionControl interface {
-	// window returns how many bytes may be in flight now: cwnd, plus what
-	// limited transmit allows after one or two duplicate ACKs.
-	window() int
-	// congestionWindow returns cwnd itself, for Stats.
-	congestionWindow() int
-	// slowStartThreshold returns ssthresh.
-	slowStartThreshold() int
-	// onAck is called when an ACK acknowledges acked new bytes, up to ack;
-	// inFlight is what was outstanding before it. It returns true when the
-	// sender should retransmit the oldest unacknowledged segment now.
-	onAck(ack Seq, acked, inFlight int) (retransmit bool)
-	// onDuplicateAck is called for each duplicate ACK (RFC 5681 section 2)
-	// of ack, with sndMax the highest sequence number sent. It returns true
-	// when the sender should fast-retransmit the oldest segment now.
-	onDuplicateAck(ack, sndMax Seq, inFlight int) (fastRetransmit bool)
-	// inRecovery reports whether fast recovery is in progress.
-	inRecovery() bool
-	// onRetransmitTimeout is called when the retransmission timer expires.
-	onRetransmitTimeout(sndMax Seq, inFlight int)
-	// onIdleRestart is called before sending after an idle period longer
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// CongestionControl decides how many bytes a connection may have in flight:
+// the congestion window of RFC 5681. It is the part of congestion control a
+// student can replace in one file. Loss detection and recovery (duplicate
+// ACKs, the SACK scoreboard of RFC 6675, retransmission timeouts) stay in
+// the Conn, which tells the algorithm what happened:
+//
+//   - OnAck for data newly acknowledged outside fast recovery (window
+//     growth: slow start, congestion avoidance),
+//   - OnLoss once per loss episode, when fast recovery begins
+//     (multiplicative decrease),
+//   - OnRecoveryEnd when the episode's last byte is acknowledged,
+//   - OnTimeout when the retransmission timer expires,
+//   - OnIdleRestart before sending after an idle period.
+//
+// Amounts are bytes. Methods are called from the Conn's methods and must
+// not block. Register an implementation with RegisterCongestionControl and
+// select it by name with Config.CongestionControl.
+type CongestionControl interface {
+	// Name is the algorithm's registered name, shown in Stats.
+	Name() string
+	// CongestionWindow returns cwnd in bytes.
+	CongestionWindow() int
+	// SlowStartThreshold returns ssthresh in bytes.
+	SlowStartThreshold() int
+	// OnAck reports data newly acknowledged (cumulatively) while not in
+	// fast recovery.
+	OnAck(s AckSample)
+	// OnLoss reports the start of fast recovery: a loss was detected with
+	// inFlight bytes outstanding. It sets ssthresh and cwnd.
+	OnLoss(inFlight int, now time.Time)
+	// OnRecoveryEnd reports that fast recovery is over.
+	OnRecoveryEnd(now time.Time)
+	// OnTimeout reports a retransmission timeout with inFlight bytes
+	// outstanding (RFC 5681 section 3.1, equation 4; cwnd becomes the loss
+	// window).
+	OnTimeout(inFlight int, now time.Time)
+	// OnIdleRestart is called before sending after an idle period longer
 	// than the RTO (RFC 5681 section 4.1).
-	onIdleRestart()
+	OnIdleRestart(now time.Time)
 }
 
-// newReno is the congestion control of RFC 5681 (slow start, congestion
-// avoidance, fast retransmit, fast recovery) with the NewReno change to fast
-// recovery of RFC 6582 (a partial ACK retransmits the next hole at once
-// instead of waiting for a timeout), Limited Transmit (RFC 3042) and the
-// initial window of RFC 6928 (IW10).
-type newReno struct {
-	mss      int
-	cwnd     int
-	ssthresh int
-	dupAcks  int
-	recovery bool
-	recover  Seq // RFC 6582 "recover": SND.MAX when recovery (or a timeout) began
-	// dupAcksAboveRecover: the duplicate ACKs acknowledge more than recover,
-	// so they are news about data sent after the last recovery or timeout.
-	dupAcksAboveRecover bool
-	bytesAckd           int // bytes acknowledged in congestion avoidance toward the next increase
+// AckSample is what an acknowledgment tells the congestion control.
+type AckSample struct {
+	Acked    int           // bytes newly acknowledged
+	InFlight int           // bytes outstanding before this ACK
+	RTT      time.Duration // the RTT sample this ACK gave, 0 if none
+	MinRTT   time.Duration // the smallest RTT sample so far, 0 if none
+	Ack      Seq           // the acknowledgment number (new SND.UNA)
+	SndMax   Seq           // the highest sequence number sent + 1
+	Now      time.Time
 }
 
-// initialWindow returns RFC 6928's initial window: min(10*MSS,
-// max(2*MSS, 14600)).
-func initialWindow(mss int) int { return min(10*mss, max(2*mss, 14600)) }
+// A CongestionControlFactory makes the algorithm for one connection; mss is
+// the connection's send MSS.
+type CongestionControlFactory func(mss int) CongestionControl
 
-func makeNewReno(mss int, iss Seq) newReno {
-	// RFC 5681 section 3.1: ssthresh starts "arbitrarily high". RFC 6582
-	// section 3.2 step 1: recover starts at the initial send sequence.
-	return newReno{mss: mss, cwnd: initialWindow(mss), ssthresh: 1 << 30, recover: iss}
-}
-
-func (r *newReno) congestionWindow() int { return r.cwnd }
-
-// window is cwnd plus one segment per duplicate ACK for the first two:
-// Limited Transmit (RFC 3042, recommended by RFC 5681 section 3.2) sends
-// new data on them, so that a small window still produces the three
-// duplicate ACKs fast retransmit needs. cwnd itself does not change.
-func (r *newReno) window() int {
-	if !r.recovery && r.dupAcks > 0 && r.dupAcks < 3 && r.dupAcksAboveRecover {
-		return r.cwnd + r.dupAcks*r.mss
+var (
+	ccMu       sync.RWMutex
+	ccRegistry = map[string]CongestionControlFactory{
+		"newreno": func(mss int) CongestionControl { return NewNewReno(mss) },
+		"cubic":   func(mss int) CongestionControl { return NewCubic(mss) },
 	}
-	return r.cwnd
-}
-func (r *newReno) slowStartThreshold() int { return r.ssthresh }
-func (r *newReno) inRecovery() bool        { return r.recovery }
+)
 
-func (r *newReno) onAck(ack Seq, acked, inFlight int) bool {
-	r.dupAcks = 0
-	if r.recovery {
-		if ack.GreaterThanEq(r.recover) {
-			// RFC 6582 section 3.2 step 3, full acknowledgment: deflate the
-			// window to ssthresh and leave fast recovery.
-			r.recovery = false
-			r.cwnd = r.ssthresh
-			return false
-		}
-		// Step 3, partial acknowledgment: the next hole is lost too.
-		// Retransmit it now, deflate cwnd by the amount acknowledged and add
-		// back one SMSS if that was at least one SMSS.
-		r.cwnd = max(r.cwnd-acked, r.mss)
-		if acked >= r.mss {
-			r.cwnd += r.mss
-		}
-		return true
+// DefaultCongestionControl is the algorithm used when
+// Config.CongestionControl is empty or unknown.
+const DefaultCongestionControl = "cubic"
+
+// RegisterCongestionControl makes an algorithm selectable by name with
+// Config.CongestionControl. It replaces an earlier one of the same name.
+func RegisterCongestionControl(name string, f CongestionControlFactory) {
+	ccMu.Lock()
+	defer ccMu.Unlock()
+	ccRegistry[name] = f
+}
+
+// CongestionControls returns the registered names, sorted.
+func CongestionControls() []string {
+	ccMu.RLock()
+	defer ccMu.RUnlock()
+	names := make([]string, 0, len(ccRegistry))
+	for n := range ccRegistry {
+		names = append(names, n)
 	}
-	if ack.GreaterThan(r.recover) {
-		// Keep recover just behind SND.UNA once the ACKs have passed it, so
-		// that the comparisons with it stay valid when sequence numbers wrap
-		// around (RFC 6582 section 4 discusses this wrap).
-		r.recover = ack - 1
+	sort.Strings(names)
+	return names
+}
+
+// newCongestionControl makes the configured algorithm (or the default).
+func newCongestionControl(name string, mss int) CongestionControl {
+	ccMu.RLock()
+	f, ok := ccRegistry[name]
+	if !ok {
+		f = ccRegistry[DefaultCongestionControl]
 	}
+	ccMu.RUnlock()
+	return f(mss)
+}
+
+// InitialWindow returns RFC 6928's initial window for a send MSS:
+// min(10*MSS, max(2*MSS, 14600)).
+func InitialWindow(mss int) int { return min(10*mss, max(2*mss, 14600)) }
+
+// NewReno is the congestion window of RFC 5681 (slow start with
+// appropriate byte counting, RFC 3465 with L = 1 SMSS; congestion
+// avoidance; halving on loss) with the initial window of RFC 6928. The
+// recovery itself (fast retransmit, NewReno partial ACKs of RFC 6582, or
+// RFC 6675 with SACK) is done by the Conn.
+type NewReno struct {
+	mss       int
+	cwnd      int
+	ssthresh  int
+	bytesAckd int // bytes acknowledged in congestion avoidance toward the next increase
+}
+
+// NewNewReno returns NewReno for a send MSS, with cwnd = IW10 and
+// ssthresh "arbitrarily high" (RFC 5681 section 3.1).
+func NewNewReno(mss int) *NewReno {
+	return &NewReno{mss: mss, cwnd: InitialWindow(mss), ssthresh: 1 << 30}
+}
+
+// Name returns "newreno".
+func (r *NewReno) Name() string { return "newreno" }
+
+// CongestionWindow returns cwnd.
+func (r *NewReno) CongestionWindow() int { return r.cwnd }
+
+// SlowStartThreshold returns ssthresh.
+func (r *NewReno) SlowStartThreshold() int { return r.ssthresh }
+
+// OnAck grows cwnd: by at most one SMSS per ACK in slow start (RFC 5681
+// 3.1, RFC 3465), by one SMSS per cwnd of acknowledged data in congestion
+// avoidance (the byte-counting form of equation 3).
+func (r *NewReno) OnAck(s AckSample) {
 	if r.cwnd < r.ssthresh {
-		// Slow start (RFC 5681 section 3.1): grow by at most SMSS per ACK
-		// (byte counting with L = 1 SMSS, RFC 3465).
-		r.cwnd += min(acked, r.mss)
-		return false
+		r.cwnd += min(s.Acked, r.mss)
+		return
 	}
-	// Congestion avoidance: one SMSS per cwnd of acknowledged data (the
-	// byte-counting form of equation 3).
-	r.bytesAckd += acked
+	r.bytesAckd += s.Acked
 	if r.bytesAckd >= r.cwnd {
 		r.bytesAckd -= r.cwnd
 		r.cwnd += r.mss
 	}
-	return false
 }
 
-func (r *newReno) onDuplicateAck(ack, sndMax Seq, inFlight int) bool {
-	r.dupAcks++
-	r.dupAcksAboveRecover = ack.GreaterThan(r.recover)
-	switch {
-	case r.recovery:
-		// RFC 5681 section 3.2 step 4: inflate for each segment that left
-		// the network.
-		r.cwnd += r.mss
-	case r.dupAcks == 3 && r.dupAcksAboveRecover:
-		// Steps 2 and 3 (with RFC 6582 step 2's check that these ACKs are
-		// not from before the last recovery or timeout): halve, record
-		// recover, retransmit, inflate by the three segments that left.
-		r.ssthresh = max(inFlight/2, 2*r.mss)
-		r.cwnd = r.ssthresh + 3*r.mss
-		r.recovery = true
-		r.recover = sndMax
-		return true
-	}
-	return false
-}
-
-func (r *newReno) onRetransmitTimeout(sndMax Seq, inFlight int) {
-	// RFC 5681 section 3.1 equation 4 and a loss window of one segment;
-	// RFC 6582 section 3.2 step 4: recover = the highest sequence sent.
+// OnLoss halves: ssthresh = max(FlightSize/2, 2*SMSS) (RFC 5681 equation
+// 4), cwnd = ssthresh (RFC 6675 section 5 step 4.2; the Conn adds the
+// window inflation of RFC 5681 3.2 itself when the peer lacks SACK).
+func (r *NewReno) OnLoss(inFlight int, now time.Time) {
 	r.ssthresh = max(inFlight/2, 2*r.mss)
-	r.cwnd = r.mss
-	r.dupAcks = 0
-	r.recovery = false
-	r.recover = sndMax
+	r.cwnd = r.ssthresh
 	r.bytesAckd = 0
 }
 
-func (r *newReno) onIdleRestart() {
-	// RFC 5681 section 4.1: restart window = min(IW, cwnd).
-	r.cwnd = min(r.cwnd, initialWindow(r.mss))
+// OnRecoveryEnd deflates the window to ssthresh (RFC 6582 section 3.2
+// step 3, full acknowledgment).
+func (r *NewReno) OnRecoveryEnd(now time.Time) { r.cwnd = r.ssthresh }
+
+// OnTimeout sets ssthresh as on loss and cwnd to the loss window of one
+// segment (RFC 5681 section 3.1).
+func (r *NewReno) OnTimeout(inFlight int, now time.Time) {
+	r.ssthresh = max(inFlight/2, 2*r.mss)
+	r.cwnd = r.mss
+	r.bytesAckd = 0
 }
+
+// OnIdleRestart applies RFC 5681 section 4.1: restart window = min(IW, cwnd).
+func (r *NewReno) OnIdleRestart(now time.Time) { r.cwnd = min(r.cwnd, InitialWindow(r.mss)) }

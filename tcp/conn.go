@@ -47,7 +47,7 @@ type Conn struct {
 	rcvRight Seq // right edge of the window we advertised: never moves left
 	rcvShift uint8
 	recvBuf  ring // in-order data not yet read, then out-of-order data
-	ooo      outOfOrder
+	ooo      rangeSet
 	finRecvd bool
 	// An out-of-order FIN: processed when RCV.NXT reaches finSeq.
 	finPending bool
@@ -69,9 +69,39 @@ type Conn struct {
 	rttStart          time.Time
 	retries           int // consecutive timeouts without progress
 	synRetransmitted  bool
-	cc                congestionControl
-	newReno           newReno // the congestion control, kept inline (no allocation)
+	minRTT            time.Duration // smallest RTT sample, for the congestion control
+	cc                CongestionControl
 	lastSend          time.Time
+
+	// Loss recovery (recovery.go): RFC 5681 3.2 with RFC 6582 (NewReno)
+	// for peers without SACK, RFC 6675 with the SACK scoreboard.
+	dupAcks             int
+	dupAcksAboveRecover bool // the duplicate ACKs are above recover (RFC 6582 step 2)
+	inRecovery          bool
+	rtoRecovery         bool     // recovery after a timeout: all unSACKed data below recover is lost
+	recover             Seq      // RFC 6582 "recover", RFC 6675 RecoveryPoint
+	inflation           int      // NewReno window inflation without SACK (RFC 5681 3.2 step 4)
+	highRxt             Seq      // RFC 6675 HighRxt: highest byte retransmitted in this recovery
+	scoreboard          rangeSet // ranges above SND.UNA the peer SACKed
+
+	// SACK (RFC 2018) as receiver: the out-of-order ranges most recently
+	// received, first in the SACK option; a pending D-SACK block (RFC 2883).
+	sackOK       bool // both SYNs carried SACK-permitted
+	sackRecent   [MaxSACKBlocks]Seq
+	sackRecentN  int
+	dsack        seqRange
+	dsackPending bool
+
+	// Timestamps (RFC 7323 sections 3 - 5).
+	tsOK        bool      // both SYNs carried TSopt
+	tsOffset    uint32    // added to our millisecond clock (RFC 7323 5.4)
+	tsRecent    uint32    // TS.Recent
+	tsRecentAt  time.Time // when TS.Recent was last set (the 24-day rule)
+	lastAckSent Seq       // Last.ACK.sent
+
+	// RFC 5961 section 7: challenge ACKs left in the current second.
+	challengeACKs      int
+	challengeACKsSince time.Time
 
 	// Acknowledgments (RFC 9293 3.8.6.3).
 	ackNow       bool // send an ACK before returning
@@ -130,9 +160,16 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.finPending = false
 	c.rto = c.cfg.InitialRTO
 	c.hasRTT, c.rttTiming, c.retries, c.synRetransmitted = false, false, 0, false
-	c.newReno = makeNewReno(c.sndMSS, iss)
-	c.cc = &c.newReno
+	c.cc = newCongestionControl(c.cfg.CongestionControl, c.sndMSS)
+	c.minRTT = 0
+	c.resetRecovery(iss)
 	c.offerWS, c.wsNegotiated = c.cfg.WindowScale, false
+	c.sackOK, c.sackRecentN, c.dsackPending = false, 0, false
+	c.tsOK, c.tsRecent, c.tsRecentAt = false, 0, time.Time{}
+	// RFC 7323 section 5.4 recommends a random offset per connection for
+	// TSval; iss is already an unpredictable keyed hash (RFC 6528), so a
+	// mix of it serves.
+	c.tsOffset = uint32(iss)*0x9e3779b1 ^ 0x5bd1e995
 }
 
 // SetObserver installs o (nil for none) to hear about transitions and
@@ -426,13 +463,21 @@ func (c *Conn) enterClosed(cause Event, err error) {
 func (c *Conn) Stats() Stats {
 	s := c.stats
 	s.State = c.state
-	s.CongestionWindow = c.cc.congestionWindow()
-	s.SlowStartThresh = c.cc.slowStartThreshold()
+	s.CongestionControl = c.cc.Name()
+	s.CongestionWindow = c.cc.CongestionWindow()
+	s.SlowStartThresh = c.cc.SlowStartThreshold()
+	s.InRecovery = c.inRecovery
+	s.MinRTT = c.minRTT
+	s.SACK, s.Timestamps = c.sackOK, c.tsOK
+	s.SACKedBytes = c.scoreboard.bytes
 	if c.hasRTT {
 		s.SRTT, s.RTTVar = c.srtt, c.rttvar
 	}
 	s.RTO = c.rto
 	s.BytesInFlight = int(c.sndNxt.Sub(c.sndUna))
+	if c.inRecovery && c.sackOK {
+		s.BytesInFlight = c.pipe()
+	}
 	s.SendWindow = c.sndWnd
 	s.ReceiveWindow = int(c.rcvRight.Sub(c.rcvNxt))
 	s.PeerMSS, s.SendMSS = c.peerMSS, c.sndMSS

@@ -711,8 +711,10 @@ func TestFastRetransmit(t *testing.T) {
 	s.ack(remoteISS+1, localISS+1001, 10000) // duplicate 3
 	s.expect("ACK seq=2001 len=1000")
 	st := s.c.Stats()
-	if st.FastRetransmits != 1 || st.SlowStartThresh != 2000 || st.CongestionWindow != 5000 {
-		t.Fatalf("after fast retransmit: %+v", st)
+	// cwnd = ssthresh; the window in use is inflated by the three segments
+	// that left the network (RFC 5681 3.2 step 3).
+	if st.FastRetransmits != 1 || st.SlowStartThresh != 2000 || st.CongestionWindow != 2000 || s.c.sendWindow() != 5000 {
+		t.Fatalf("after fast retransmit: window %d, %+v", s.c.sendWindow(), st)
 	}
 	s.ack(remoteISS+1, localISS+5001, 10000)
 	if st := s.c.Stats(); st.CongestionWindow != 2000 {
@@ -776,31 +778,30 @@ func TestNoFastRetransmitForACKsFromBeforeATimeout(t *testing.T) {
 }
 
 func TestSlowStartAndCongestionAvoidance(t *testing.T) {
-	nr := makeNewReno(1000, 0)
-	r := &nr
-	if r.window() != 10000 {
-		t.Fatalf("IW %d, want 10 MSS (RFC 6928)", r.window())
+	r := NewNewReno(1000)
+	if r.CongestionWindow() != 10000 {
+		t.Fatalf("IW %d, want 10 MSS (RFC 6928)", r.CongestionWindow())
 	}
-	if initialWindow(1460) != 14600 || initialWindow(4000) != 14600 || initialWindow(8000) != 16000 {
+	if InitialWindow(1460) != 14600 || InitialWindow(4000) != 14600 || InitialWindow(8000) != 16000 {
 		t.Fatal("IW = min(10*MSS, max(2*MSS, 14600))")
 	}
-	r.onAck(1000, 1000, 10000)
-	if r.window() != 11000 {
-		t.Fatalf("slow start: %d", r.window())
+	r.OnAck(AckSample{Acked: 1000, InFlight: 10000})
+	if r.CongestionWindow() != 11000 {
+		t.Fatalf("slow start: %d", r.CongestionWindow())
 	}
-	r.onRetransmitTimeout(11000, 11000)
-	if r.window() != 1000 || r.slowStartThreshold() != 5500 {
-		t.Fatalf("after RTO: cwnd %d ssthresh %d", r.window(), r.slowStartThreshold())
+	r.OnTimeout(11000, epoch)
+	if r.CongestionWindow() != 1000 || r.SlowStartThreshold() != 5500 {
+		t.Fatalf("after RTO: cwnd %d ssthresh %d", r.CongestionWindow(), r.SlowStartThreshold())
 	}
-	for r.window() < r.slowStartThreshold() {
-		r.onAck(0, 1000, r.window())
+	for r.CongestionWindow() < r.SlowStartThreshold() {
+		r.OnAck(AckSample{Acked: 1000, InFlight: r.CongestionWindow()})
 	}
-	w := r.window()
+	w := r.CongestionWindow()
 	for range w / 1000 {
-		r.onAck(0, 1000, w) // one window's worth of ACKs
+		r.OnAck(AckSample{Acked: 1000, InFlight: w}) // one window's worth of ACKs
 	}
-	if r.window() != w+1000 {
-		t.Fatalf("congestion avoidance: %d -> %d, want +1 MSS per window", w, r.window())
+	if r.CongestionWindow() != w+1000 {
+		t.Fatalf("congestion avoidance: %d -> %d, want +1 MSS per window", w, r.CongestionWindow())
 	}
 }
 

@@ -94,6 +94,10 @@ func testConfig() Config {
 	cfg.ReassemblyLimit = 64 << 10
 	cfg.WindowScale = false
 	cfg.DelayedAck = 0
+	// The classic tests below check RFC 5681/6582 behaviour segment by
+	// segment; SACK, timestamps and CUBIC have their own tests.
+	cfg.SACK, cfg.Timestamps = false, false
+	cfg.CongestionControl = "newreno"
 	return cfg
 }
 

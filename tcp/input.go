@@ -65,7 +65,7 @@ func (c *Conn) segmentInListen(seg *Segment, now time.Time) {
 	if seg.Flags&FlagSYN != 0 {
 		c.irs = seg.Seq
 		c.rcvNxt = seg.Seq.Add(1)
-		c.takeSynOptions(seg)
+		c.takeSynOptions(seg, now)
 		c.sndWnd = int(seg.Window) // never scaled in a SYN (RFC 7323 2.2)
 		c.maxSndWnd = c.sndWnd
 		c.sndWl1, c.sndWl2 = seg.Seq, c.iss
@@ -80,9 +80,12 @@ func (c *Conn) segmentInListen(seg *Segment, now time.Time) {
 const minSendMSS = 64
 
 // takeSynOptions records what the peer's SYN offers: its MSS (RFC 9293
-// 3.7.1; 536 when absent) and window scale (RFC 7323 2.2: scaling is used
-// only when both SYNs carry the option; shifts above 14 are used as 14).
-func (c *Conn) takeSynOptions(seg *Segment) {
+// 3.7.1; 536 when absent), window scale (RFC 7323 2.2: scaling is used
+// only when both SYNs carry the option; shifts above 14 are used as 14),
+// SACK-permitted (RFC 2018 section 2) and timestamps (RFC 7323 3.2: used
+// when both SYNs carry them; a peer that omits them gets none from us and
+// the handshake goes on without).
+func (c *Conn) takeSynOptions(seg *Segment, now time.Time) {
 	if seg.Options.HasMSS && seg.Options.MSS > 0 {
 		c.peerMSS = int(seg.Options.MSS)
 	}
@@ -97,7 +100,16 @@ func (c *Conn) takeSynOptions(seg *Segment) {
 		c.wsNegotiated, c.offerWS = false, false
 		c.sndShift, c.rcvShift = 0, 0
 	}
-	c.newReno = makeNewReno(c.sndMSS, c.iss)
+	c.sackOK = c.cfg.SACK && seg.Options.SACKPermitted
+	c.tsOK = c.cfg.Timestamps && seg.Options.HasTimestamps
+	if c.tsOK {
+		c.tsRecent, c.tsRecentAt = seg.Options.TSVal, now
+		// RFC 6691: the MSS counts data only, so options in every
+		// segment come out of it.
+		c.sndMSS = max(c.sndMSS-timestampsOptionLen, minSendMSS)
+	}
+	c.cc = newCongestionControl(c.cfg.CongestionControl, c.sndMSS)
+	c.resetRecovery(c.iss)
 	// Our first window: the SYN or SYN+ACK carries it unscaled.
 	c.rcvRight = c.rcvNxt.Add(uint32(min(c.recvBuf.free(), 0xffff)))
 }
@@ -142,9 +154,9 @@ func (c *Conn) segmentInSynSent(seg *Segment, now time.Time) {
 	}
 	c.irs = seg.Seq
 	c.rcvNxt = seg.Seq.Add(1)
-	c.takeSynOptions(seg)
+	c.takeSynOptions(seg, now)
 	if hasACK {
-		c.handleNewAck(seg.Ack, now)
+		c.handleNewAck(seg, now)
 	}
 	// "If SND.UNA > ISS (our SYN has been ACKed), change the connection
 	// state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT>
@@ -207,6 +219,19 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		seg = &trimmed
 	}
 
+	// RFC 7323 section 5.3, R1 (PAWS), before the sequence test: "If there
+	// is a Timestamps option in the arriving segment, SEG.TSval < TS.Recent,
+	// TS.Recent is valid (see later discussion), and the RST bit is not
+	// set, then treat the arriving segment as not acceptable: Send an
+	// acknowledgment in reply ... and drop the segment." Section 5.5: after
+	// 24 days of idleness TS.Recent is no longer valid.
+	if c.tsOK && seg.Options.HasTimestamps && seg.Flags&FlagRST == 0 && tsBefore(seg.Options.TSVal, c.tsRecent) &&
+		now.Sub(c.tsRecentAt) <= pawsIdleLimit {
+		c.stats.PAWSRejected++
+		c.ackNow = true
+		return
+	}
+
 	// ---- First, check sequence number. ----
 	// A segment is acceptable if any of its sequence space falls in the
 	// receive window [RCV.NXT, RCV.NXT+RCV.WND), with the four cases of the
@@ -220,6 +245,11 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		// segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
 		if seg.Flags&FlagRST == 0 {
 			c.ackNow = true
+			// A segment entirely below RCV.NXT was received twice: report
+			// it in a D-SACK block (RFC 2883 section 4, case 1).
+			if n := len(seg.Payload); n > 0 && c.sackOK && seg.Seq.Add(uint32(n)).LessThanEq(c.rcvNxt) {
+				c.reportDuplicate(seg.Seq, seg.Seq.Add(uint32(n)))
+			}
 			// "If the RCV.WND is zero, no segments will be acceptable, but
 			// special allowance should be made to accept valid ACKs": data
 			// sent into our zero window still acknowledges our data and
@@ -237,6 +267,15 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 	c.lastHeard = now
+	// RFC 7323 section 4.3 (R3): "If SEG.TSval >= TS.Recent and SEG.SEQ =<
+	// Last.ACK.sent, then SEG.TSval is copied to TS.Recent" - only a
+	// segment that covers the left edge of the window we acknowledged, so
+	// that delayed ACKs and holes echo the earliest time (section 4.3's
+	// cases).
+	if c.tsOK && seg.Options.HasTimestamps && !tsBefore(seg.Options.TSVal, c.tsRecent) &&
+		seg.Seq.LessThanEq(c.lastAckSent) {
+		c.tsRecent, c.tsRecentAt = seg.Options.TSVal, now
+	}
 	// "In the following it is assumed that the segment is the idealized
 	// segment that begins at RCV.NXT and does not exceed the window."
 	// Trim what lies before RCV.NXT (already received) and after the
@@ -246,6 +285,9 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 	}
 	if seq.LessThan(c.rcvNxt) {
 		d := c.rcvNxt.Sub(seq)
+		if len(payload) > 0 && c.sackOK {
+			c.reportDuplicate(seq, MinSeq(c.rcvNxt, seq.Add(uint32(len(payload)))))
+		}
 		if d > uint32(len(payload)) {
 			fin = false // the FIN, too, was received before
 			payload = payload[len(payload):]
@@ -278,8 +320,16 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		}
 		// "If the SYN bit is set, irrespective of the sequence number, TCP
 		// endpoints MUST send a "challenge ACK" to the remote peer:
-		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>" (RFC 5961 section 4).
-		c.ackNow = true
+		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>" (RFC 5961 section 4). A
+		// genuine peer that lost its state answers it with a RST at
+		// RCV.NXT; a blind attacker never sees it. RFC 793 reset the
+		// connection instead.
+		if c.cfg.DisableRFC5961 {
+			c.emit(c.sndMax, FlagRST|FlagACK, Payload{}, false, now)
+			c.enterClosed(EventRecvRST, ErrConnectionReset)
+			return
+		}
+		c.challengeACK(now)
 		return
 	}
 
@@ -333,17 +383,56 @@ func (c *Conn) acceptable(seg *Segment) bool {
 }
 
 // rstAcceptable decides whether a RST that passed the sequence test resets
-// the connection. RFC 9293 3.10.7.4 "second, check the RST bit" accepts any
-// RST in the window. RFC 5961 section 3.2 narrows it: only SEG.SEQ =
-// RCV.NXT resets, an in-window one draws a challenge ACK. That mitigation is
-// a later change and slots in here.
-func (c *Conn) rstAcceptable(seg *Segment) bool {
-	return seg.Seq == c.rcvNxt || seg.Seq.InWindow(c.rcvNxt, max(c.rcvRight.Sub(c.rcvNxt), 1))
+// the connection (RFC 9293 3.10.7.4 "second, check the RST bit", which is
+// RFC 5961 section 3.2): "1) If the RST bit is set and the sequence number
+// is outside the current receive window, silently drop the segment. 2) If
+// the RST bit is set and the sequence number exactly matches the next
+// expected sequence number (RCV.NXT), then TCP endpoints MUST reset the
+// connection ... 3) If the RST bit is set and the sequence number does not
+// exactly match the next expected sequence value, yet is within the current
+// receive window, TCP endpoints MUST send an acknowledgment (challenge
+// ACK)". A blind attacker must now guess RCV.NXT exactly rather than land
+// anywhere in the window; the genuine peer answers the challenge ACK with a
+// RST at RCV.NXT. With Config.DisableRFC5961 any RST in the window resets,
+// as RFC 793 said.
+func (c *Conn) rstAcceptable(seg *Segment, now time.Time) bool {
+	if seg.Seq == c.rcvNxt {
+		return true
+	}
+	if !seg.Seq.InWindow(c.rcvNxt, max(c.rcvRight.Sub(c.rcvNxt), 1)) {
+		c.stats.RSTsIgnored++
+		return false
+	}
+	if c.cfg.DisableRFC5961 {
+		return true
+	}
+	c.stats.RSTsIgnored++
+	c.challengeACK(now)
+	return false
+}
+
+// challengeACK sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 5961
+// sections 3.2, 4.2, 5.2), at most Config.ChallengeACKLimit per second
+// (section 7), so that a flood of forged segments does not become a flood
+// of ACKs.
+func (c *Conn) challengeACK(now time.Time) {
+	if limit := c.cfg.ChallengeACKLimit; limit > 0 {
+		if now.Sub(c.challengeACKsSince) >= time.Second || now.Before(c.challengeACKsSince) {
+			c.challengeACKsSince, c.challengeACKs = now, 0
+		}
+		if c.challengeACKs >= limit {
+			c.stats.ChallengeACKsLimited++
+			return
+		}
+		c.challengeACKs++
+	}
+	c.stats.ChallengeACKs++
+	c.ackNow = true
 }
 
 // handleRST is the second step of 3.10.7.4 for each state.
 func (c *Conn) handleRST(seg *Segment, now time.Time) {
-	if !c.rstAcceptable(seg) {
+	if !c.rstAcceptable(seg, now) {
 		return
 	}
 	switch c.state {
@@ -401,7 +490,7 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 		c.sndWnd = int(seg.Window) << c.sndShift
 		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
-		c.handleNewAck(seg.Ack, now)
+		c.handleNewAck(seg, now)
 		c.establish(EventRecvACKOfSYN, now)
 	}
 
@@ -415,9 +504,22 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 		c.ackNow = true
 		return false
 	}
+	// RFC 5961 section 5.2 (and RFC 9293 3.10.7.4 fifth step): "All
+	// incoming segments whose ACK value doesn't satisfy the above condition
+	// MUST be discarded and an ACK sent back": the ACK must lie within
+	// (SND.UNA - MAX.SND.WND) =< SEG.ACK, so that blind data injection
+	// needs a plausible ACK too.
+	if !c.cfg.DisableRFC5961 && seg.Ack.LessThan(c.sndUna.Add(-uint32(max(c.maxSndWnd, 1)))) {
+		c.challengeACK(now)
+		return false
+	}
 	oldWnd, oldUna := c.sndWnd, c.sndUna
+	newlySACKed := 0
+	if c.sackOK && seg.Options.SACKBlockCount > 0 {
+		newlySACKed = c.takeSACKBlocks(seg)
+	}
 	if seg.Ack.GreaterThan(c.sndUna) {
-		c.handleNewAck(seg.Ack, now)
+		c.handleNewAck(seg, now)
 	}
 	// "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
 	// updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =<
@@ -435,12 +537,14 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 	// Duplicate ACK, RFC 5681 section 2: no data, no SYN or FIN, same
 	// acknowledgment and window, and data outstanding (a zero-window probe
 	// does not count as outstanding data).
+	// With SACK, RFC 6675 section 2 also counts an ACK that SACKs new data.
 	if seg.Ack == oldUna && len(seg.Payload) == 0 && seg.Flags&(FlagSYN|FlagFIN) == 0 &&
-		c.sndWnd == oldWnd && c.sndWnd > 0 && c.sndNxt != c.sndUna && c.state.synchronized() {
-		if c.cc.onDuplicateAck(seg.Ack, c.sndMax, int(c.sndMax.Sub(c.sndUna))) {
-			c.stats.FastRetransmits++
-			c.retransmitOldest(now)
-		}
+		c.sndNxt != c.sndUna && c.state.synchronized() &&
+		((c.sndWnd == oldWnd && c.sndWnd > 0) || newlySACKed > 0) {
+		c.onDuplicateAck(seg.Ack, now)
+	}
+	if c.state.synchronized() {
+		c.maybeEnterRecoveryBySACK(now)
 	}
 
 	ourFINAcked := c.finSent() && c.sndUna == c.sndMax
@@ -480,11 +584,14 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 	return true
 }
 
-// handleNewAck advances SND.UNA to ack (SND.UNA < ack <= SND.MAX): it frees
-// acknowledged data from the send ring, takes an RTT sample (RFC 6298,
-// Karn's rule), feeds congestion control and restarts or stops the
-// retransmission timer (RFC 6298 section 5.2, 5.3).
-func (c *Conn) handleNewAck(ack Seq, now time.Time) {
+// handleNewAck advances SND.UNA to seg.Ack (SND.UNA < ack <= SND.MAX): it
+// frees acknowledged data from the send ring, takes an RTT sample (from the
+// timestamp echo, RFC 7323 section 4, or else one timed segment per RTT
+// under Karn's rule, RFC 6298), feeds loss recovery and congestion control
+// and restarts or stops the retransmission timer (RFC 6298 section 5.2,
+// 5.3).
+func (c *Conn) handleNewAck(seg *Segment, now time.Time) {
+	ack := seg.Ack
 	inFlight := int(c.sndMax.Sub(c.sndUna))
 	acked := int(ack.Sub(c.sndUna))
 	if !c.synAcked {
@@ -498,13 +605,35 @@ func (c *Conn) handleNewAck(ack Seq, now time.Time) {
 		c.sndBufSeq = c.sndBufSeq.Add(uint32(k))
 		c.stats.BytesAcked += int64(k)
 	}
+	if c.scoreboard.n > 0 && !c.inRecovery {
+		// SND.UNA was a hole below SACKed data and its original
+		// transmission filled it: the network reordered, nothing was lost.
+		c.stats.ReorderingSeen++
+	}
 	c.sndUna = ack
+	c.scoreboard.dropBelow(ack)
+	c.highRxt = MaxSeq(c.highRxt, ack)
 	if c.sndNxt.LessThan(ack) {
 		c.sndNxt = ack // a window probe or a go-back-N resend was acknowledged
 	}
-	if c.rttTiming && ack.GreaterThanEq(c.rttSeq) {
+	var sample time.Duration
+	switch {
+	case c.tsOK && seg.Options.HasTimestamps && seg.Options.TSEcr != 0:
+		// RFC 7323 section 4.1: RTTM from the echoed timestamp of every
+		// ACK that advances the window, retransmissions included (the
+		// echo names the transmission that got through).
+		if d := int32(c.tsClock(now) - seg.Options.TSEcr); d >= 0 {
+			sample = time.Duration(d) * time.Millisecond
+			c.rttSampleFraction(sample, inFlight)
+		}
 		c.rttTiming = false
-		c.rttSample(now.Sub(c.rttStart))
+	case c.rttTiming && ack.GreaterThanEq(c.rttSeq):
+		c.rttTiming = false
+		sample = now.Sub(c.rttStart)
+		c.rttSample(sample)
+	}
+	if sample > 0 && (c.minRTT == 0 || sample < c.minRTT) {
+		c.minRTT = sample
 	}
 	if c.retries > 0 && c.hasRTT {
 		// Progress after a timeout: drop the backoff and use the estimate
@@ -514,9 +643,20 @@ func (c *Conn) handleNewAck(ack Seq, now time.Time) {
 	}
 	c.retries = 0
 	c.persistBackoff = 0
+	c.dupAcks = 0
 	if c.state.synchronized() && acked > 0 {
-		if c.cc.onAck(ack, acked, inFlight) && c.sndUna != c.sndMax {
-			c.retransmitOldest(now) // a NewReno partial ACK (RFC 6582)
+		grow := true
+		if c.inRecovery {
+			grow = c.onRecoveryAck(ack, acked, now)
+		} else if ack.GreaterThan(c.recover) {
+			// Keep recover just behind SND.UNA once the ACKs have passed
+			// it, so that comparisons with it stay valid when sequence
+			// numbers wrap around (RFC 6582 section 4 discusses this).
+			c.recover = ack - 1
+		}
+		if grow {
+			c.cc.OnAck(AckSample{Acked: acked, InFlight: inFlight, RTT: sample, MinRTT: c.minRTT,
+				Ack: ack, SndMax: c.sndMax, Now: now})
 		}
 	}
 	if c.sndUna == c.sndMax {
@@ -541,6 +681,26 @@ func (c *Conn) rttSample(r time.Duration) {
 		c.rttvar = (3*c.rttvar + d) / 4
 		c.srtt = (7*c.srtt + r) / 8
 	}
+	c.rto = c.rtoFromEstimate()
+}
+
+// rttSampleFraction is the RTT update for samples taken from every ACK
+// with timestamps (RFC 7323 appendix G): with ExpectedSamples =
+// ceil(FlightSize / (SMSS*2)) ACKs per RTT, alpha and beta are divided by
+// it, so that a window's worth of samples moves SRTT and RTTVAR as far as
+// one sample per RTT would in RFC 6298.
+func (c *Conn) rttSampleFraction(r time.Duration, flight int) {
+	if !c.hasRTT {
+		c.rttSample(r)
+		return
+	}
+	expected := time.Duration(max((flight+2*c.sndMSS-1)/(2*c.sndMSS), 1))
+	d := c.srtt - r
+	if d < 0 {
+		d = -d
+	}
+	c.rttvar += (d - c.rttvar) / (4 * expected)
+	c.srtt += (r - c.srtt) / (8 * expected)
 	c.rto = c.rtoFromEstimate()
 }
 
@@ -658,10 +818,15 @@ func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) bool {
 			return false
 		}
 		kept := min(len(payload), room)
-		if _, ok := c.ooo.add(seq, seq.Add(uint32(kept))); !ok {
+		added, ok := c.ooo.add(seq, seq.Add(uint32(kept)))
+		if !ok {
 			c.stats.OutOfOrderDropped++
 			return false
 		}
+		if added == 0 && c.sackOK {
+			c.reportDuplicate(seq, seq.Add(uint32(kept))) // RFC 2883 section 4, case 2
+		}
+		c.noteOutOfOrder(seq)
 		c.recvBuf.writeAt(c.recvBuf.len()+off, payload[:kept])
 		if kept < len(payload) {
 			c.stats.OutOfOrderDropped++

@@ -32,7 +32,11 @@ func (c *Conn) canSendData() bool {
 // and no data segment carried it.
 func (c *Conn) transmit(now time.Time) {
 	if c.canSendData() {
-		c.sendData(now)
+		if c.inRecovery && c.sackOK {
+			c.sendInRecovery(now)
+		} else {
+			c.sendData(now)
+		}
 	}
 	if c.ackNow && c.state != Closed && c.state != Listen && c.state != SynSent {
 		if c.state == SynReceived {
@@ -59,7 +63,7 @@ func (c *Conn) transmit(now time.Time) {
 // SWS avoidance when it fires.
 func (c *Conn) sendData(now time.Time) {
 	if c.sndNxt == c.sndUna && !c.lastSend.IsZero() && now.Sub(c.lastSend) > c.rto {
-		c.cc.onIdleRestart() // RFC 5681 section 4.1
+		c.cc.OnIdleRestart(now) // RFC 5681 section 4.1
 	}
 	for {
 		offset := int(c.sndNxt.Sub(c.sndBufSeq))
@@ -71,7 +75,7 @@ func (c *Conn) sendData(now time.Time) {
 			break
 		}
 		inFlight := int(c.sndNxt.Sub(c.sndUna))
-		usable := min(c.sndWnd, c.cc.window()) - inFlight
+		usable := min(c.sndWnd, c.sendWindow()) - inFlight
 		n := min(pending, c.maxSegmentPayload(), max(usable, 0))
 		if pending > 0 && n <= 0 {
 			c.armPersistIfIdle(now)
@@ -133,7 +137,7 @@ func (c *Conn) sendRange(seq Seq, n int, flags Flags, now time.Time) {
 		end = end.Add(1)
 	}
 	retrans := seq.LessThan(c.sndMax)
-	if !retrans && !c.rttTiming {
+	if !retrans && !c.rttTiming && !c.tsOK {
 		c.rttTiming, c.rttSeq, c.rttStart = true, end, now // time one segment per RTT
 	}
 	c.emit(seq, flags, Payload{First: a, Second: b}, retrans, now)
@@ -240,13 +244,29 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 		if c.offerWS {
 			f.Options.HasWindowScale, f.Options.WindowScale = true, c.ourWindowShift()
 		}
+		// SACK-permitted (RFC 2018 section 2) and TSopt (RFC 7323 3.2):
+		// offered in our SYN, answered in a SYN+ACK only if the peer's SYN
+		// offered them. Our SYN's TSecr is zero; a SYN+ACK echoes the SYN.
+		if c.state == SynSent {
+			f.Options.SACKPermitted = c.cfg.SACK
+			if c.cfg.Timestamps {
+				f.Options.HasTimestamps, f.Options.TSVal = true, c.tsClock(now)
+			}
+		} else {
+			f.Options.SACKPermitted = c.sackOK
+			if c.tsOK {
+				f.Options.HasTimestamps, f.Options.TSVal, f.Options.TSEcr = true, c.tsClock(now), c.tsRecent
+			}
+		}
 	case flags&FlagRST != 0:
 		f.Window = 0
 	default:
 		f.Window = c.windowToAdvertise()
+		c.ackOptions(&f.Options, payload.Len(), now)
 	}
 	if flags&FlagACK != 0 {
 		c.ackNow, c.unackedBytes, c.delAckAt = false, 0, time.Time{}
+		c.lastAckSent = c.rcvNxt
 	}
 	c.sendFields(f, payload, retrans)
 }

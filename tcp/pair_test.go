@@ -73,7 +73,7 @@ func (o *pairOutput) SendSegment(id FourTuple, f HeaderFields, p Payload) {
 	}
 	n.queue = append(n.queue, packet{at: at, to: *o.peer, buf: buf})
 	if imp.dup > 0 && n.rng.Float64() < imp.dup {
-		n.queue = append(n.queue, packet{at: at.Add(time.Millisecond), to: *o.peer, buf: append([]byte(nil), buf...)})
+		n.queue = append(n.queue, packet{at: at.Add(time.Millisecond), to: *o.peer, buf: append(make([]byte, 0, n.bufSize), buf...)})
 	}
 }
 

@@ -87,9 +87,19 @@ func (c *Conn) onRetransmitTimeout(now time.Time) {
 		c.retries++
 	}
 	c.rto = min(2*c.rto, c.cfg.MaxRTO) // 5.5: back off the timer
+	c.rttTiming = false
 	if c.state.synchronized() {
-		c.cc.onRetransmitTimeout(c.sndMax, int(c.sndMax.Sub(c.sndUna)))
-		c.sndNxt = c.sndUna // resend everything from the oldest byte, as ACKs allow
+		c.cc.OnTimeout(int(c.sndMax.Sub(c.sndUna)), now)
+		c.onTimeoutRecovery()
+		if c.sackOK {
+			// Resend the first hole; the recovery loop sends the others
+			// as ACKs come back, skipping what the peer SACKed.
+			if s, e, ok := c.nextHole(true); ok {
+				c.resendRange(s, e, now)
+			}
+			c.rtxAt = now.Add(c.rto)
+			return
+		}
 	}
 	c.retransmitOldest(now)
 	c.rtxAt = now.Add(c.rto) // 5.6: restart the timer
@@ -110,7 +120,7 @@ func (c *Conn) onPersistTimeout(now time.Time) {
 		return
 	}
 	c.persistBackoff++
-	if usable := min(c.sndWnd, c.cc.window()); usable > 0 {
+	if usable := min(c.sndWnd, c.sendWindow()); usable > 0 {
 		n := min(pending, usable, c.sndMSS)
 		flags := FlagACK
 		if n == pending {
