@@ -61,6 +61,11 @@ type Options struct {
 	// value means tcp.DefaultConfig(). The MSS is always derived from the
 	// link's MTU (MTU - 40) unless set lower here.
 	TCP tcp.Config
+	// Nagle turns the Nagle algorithm on for new TCP connections. Like Go's
+	// own sockets (TCP_NODELAY is Go's default), tundra's connections send
+	// small writes at once unless this is set; TCPConn.SetNoDelay changes
+	// it per connection. It overrides TCP.NoDelay.
+	Nagle bool
 	// Observer, if set, hears every TCP state change and segment, for
 	// traces and teaching (the demo's ladder).
 	Observer tcp.Observer

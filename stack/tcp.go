@@ -7,6 +7,7 @@ import (
 
 	"github.com/tundra-net/tundra/ipv4"
 	"github.com/tundra-net/tundra/link"
+	"github.com/tundra-net/tundra/link/gso"
 	"github.com/tundra-net/tundra/tcp"
 )
 
@@ -145,9 +146,36 @@ func (t *tcpTransport) SendSegment(id tcp.FourTuple, fields tcp.HeaderFields, pa
 	}
 	n := copy(buf[ipLen+hl:], payload.First)
 	copy(buf[ipLen+hl+n:], payload.Second)
-	tcp.SetChecksum(buf[ipLen:ipLen+tcpLen], id.LocalAddr, id.RemoteAddr)
+	if ipLen+tcpLen > s.ep.MTU() {
+		// A super-segment (tcp.Config.GSOMaxSize, set only when the link
+		// has TSO): the link cuts it into segments of the connection's
+		// send MSS and finishes each checksum from the pseudo-header sum
+		// left here, as Linux's CHECKSUM_PARTIAL does.
+		mss := t.sendMSS(id)
+		off, err := gso.SetPartialChecksum(buf[:ipLen+tcpLen])
+		if err != nil || mss == 0 {
+			s.counters.ip.outDiscards.inc()
+			return
+		}
+		off.GSOType, off.GSOSize = link.GSOTCPv4, uint16(mss)
+		ob.pkts[0].Offload = off
+	} else {
+		tcp.SetChecksum(buf[ipLen:ipLen+tcpLen], id.LocalAddr, id.RemoteAddr)
+	}
 	s.counters.tcp.outSegs.inc()
 	s.send(ob, ipLen+tcpLen)
+}
+
+// sendMSS returns the send MSS of connection id (called from
+// SendSegment, with that connection's lock held by the caller).
+func (t *tcpTransport) sendMSS(id tcp.FourTuple) int {
+	t.mu.RLock()
+	c := t.conns[id]
+	t.mu.RUnlock()
+	if c == nil {
+		return 0
+	}
+	return c.tcb.SendMSS()
 }
 
 // deliverICMPError hands an ICMP error about a segment we sent to its

@@ -383,8 +383,9 @@ func (c *TCPConn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// SetNoDelay turns the Nagle algorithm off (true, the default for Go's own
-// TCP connections is also true) or on (false).
+// SetNoDelay turns the Nagle algorithm off (true: small writes go out at
+// once; the default, as for Go's own TCP connections, unless
+// Options.Nagle is set) or on (false).
 func (c *TCPConn) SetNoDelay(noDelay bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

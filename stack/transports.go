@@ -30,9 +30,15 @@ func (s *Stack) tcpConfig() tcp.Config {
 	if cfg == (tcp.Config{}) {
 		cfg = tcp.DefaultConfig()
 	}
+	cfg.NoDelay = !s.opts.Nagle
 	linkMSS := s.ep.MTU() - ipv4.MinHeaderSize - tcp.HeaderMinLen
 	if cfg.MSS == 0 || cfg.MSS > linkMSS {
 		cfg.MSS = linkMSS
+	}
+	// With TSO the link cuts super-segments itself (link.GSOTCPv4): hand it
+	// up to an IPv4 packet's worth at once, less the largest headers.
+	if s.ep.Offloads().TSO4 && cfg.GSOMaxSize == 0 {
+		cfg.GSOMaxSize = 65535 - ipv4.MaxHeaderSize - tcp.MaxHeaderLen
 	}
 	return cfg
 }
