@@ -46,12 +46,20 @@ type env struct {
 	caFile string
 }
 
+// debianPackage names the Debian package of a command where the two
+// differ.
+var debianPackage = map[string]string{"testssl": "testssl.sh"}
+
 // needTools skips t unless every named program is installed.
 func needTools(t *testing.T, names ...string) {
 	t.Helper()
 	for _, name := range names {
 		if _, err := exec.LookPath(name); err != nil {
-			t.Skipf("needs %s (apt-get install %s; .ci/run installs it)", name, name)
+			pkg := name
+			if p, ok := debianPackage[name]; ok {
+				pkg = p
+			}
+			t.Skipf("needs %s: apt-get install %s (.ci/run installs the tools the default tests use)", name, pkg)
 		}
 	}
 }
