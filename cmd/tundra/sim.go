@@ -30,6 +30,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("prefix", "sim", "file name prefix of the plots")
 	jsonPath := fs.String("trace", "", "write every event of the sender as JSON lines to this file")
 	ladder := fs.Bool("ladder", false, "print every segment as a ladder (for small -size: a few KB)")
+	options := fs.Bool("options", false, "with -ladder, show each segment's TCP options (MSS, window scale, SACK blocks, timestamps)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tundra sim [-loss P] [-delay D] [-rate R] [-size N] [-cc ALG] [-seed S] [-plots DIR]")
 		fmt.Fprintln(stderr, "\nRuns two tundra stacks over an in-memory link with the given loss, delay and rate,")
@@ -65,6 +66,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	var l *trace.Ladder
 	if *ladder {
 		l = trace.NewLadder(stdout, "client", "server")
+		l.Options = *options
 		prev := cfg.Observe
 		cfg.Observe = func(t *trace.Tracer) {
 			if prev != nil {
