@@ -52,9 +52,6 @@ func (s *Stack) deliverICMP(ip ipv4.Header) DropReason {
 // reply carries the request's identifier, sequence number and data, and its
 // source is the address the request was sent to).
 func (s *Stack) sendEchoReply(req ipv4.Header, msg ipv4.ICMP) {
-	ob := s.getBuf()
-	defer s.putBuf(ob)
-	buf := ob.data
 	fields := ipv4.HeaderFields{
 		ID:            s.nextIPID(),
 		TTL:           s.opts.TTL,
@@ -64,14 +61,29 @@ func (s *Stack) sendEchoReply(req ipv4.Header, msg ipv4.ICMP) {
 		PayloadLength: len(msg.Bytes()),
 	}
 	hlen := fields.Size()
-	if hlen+len(msg.Bytes()) > len(buf) {
-		return
-	}
-	n := ipv4.BuildEchoReply(buf[hlen:], msg)
-	fields.Encode(buf)
+	total := hlen + len(msg.Bytes())
 	s.counters.icmp.outMsgs.inc()
 	s.counters.icmp.outEchoReps.inc()
-	s.send(ob, hlen+n)
+	if total <= s.ep.MTU() {
+		ob := s.getBuf()
+		defer s.putBuf(ob)
+		ipv4.BuildEchoReply(ob.data[hlen:], msg)
+		fields.Encode(ob.data)
+		s.send(ob, total)
+		return
+	}
+	// A request that arrived in fragments gets its reply in fragments
+	// (ping -s 3000).
+	fb := s.getFragBuf()
+	defer s.putFragBuf(fb)
+	if total > len(fb.datagram) {
+		return
+	}
+	ipv4.BuildEchoReply(fb.datagram[hlen:], msg)
+	fields.Encode(fb.datagram)
+	if k, ok := s.fragment(fb, total); ok {
+		s.writePackets(fb.pkts[:k])
+	}
 }
 
 // sendICMPError sends an ICMP error about the received packet offending,

@@ -187,7 +187,14 @@ func TestDropReasons(t *testing.T) {
 		{"not ours", mutate(func(b []byte) []byte { b[19] = 99; return fixSum(b) }), DropNotOurAddress},
 		{"martian source", mutate(func(b []byte) []byte { b[12] = 127; return fixSum(b) }), DropMartianSource},
 		{"ttl zero", mutate(func(b []byte) []byte { b[8] = 0; return fixSum(b) }), DropTTLZero},
-		{"fragment", mutate(func(b []byte) []byte { b[6] = 0x20; return fixSum(b) }), DropFragment},
+		// A first fragment (MF) whose data is not a multiple of 8 bytes
+		// cannot be followed by another: malformed (RFC 791 3.2).
+		{"bad fragment", mutate(func(b []byte) []byte {
+			b = b[:len(b)-7]
+			b[2], b[3] = 0, byte(len(b))
+			b[6] = 0x20
+			return fixSum(b)
+		}), DropFragment},
 		{"icmp short", ipPacket(ipv4.ProtocolICMP, []byte{8, 0, 0}), DropICMPMalformed},
 		{"icmp checksum", mutate(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), DropICMPBadChecksum},
 		{"icmp timestamp", ipPacket(ipv4.ProtocolICMP, icmpMessage(13, 0, make([]byte, 12))), DropICMPUnhandled},

@@ -83,6 +83,26 @@ func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
 	}
 	t.mu.RUnlock()
 
+	if conn != nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN {
+		// RFC 1122 4.2.2.13: a TCP MAY accept a new SYN from the remote
+		// TCP to reopen the connection directly from TIME-WAIT, if the
+		// SYN's sequence number is beyond the old incarnation's and the
+		// new initial sequence number is larger than the largest one used
+		// on it. Busy servers that close first depend on this.
+		if minISS, ok := conn.retireForReopen(seg.Seq); ok {
+			t.mu.RLock()
+			l := t.listeners[listenKey{dst, seg.DstPort}]
+			if l == nil {
+				l = t.listeners[listenKey{[4]byte{}, seg.DstPort}]
+			}
+			t.mu.RUnlock()
+			if l != nil {
+				return l.handleSynISS(id, seg, minISS)
+			}
+			t.sendReset(id, &seg)
+			return DropTCPNoSocket
+		}
+	}
 	if conn != nil {
 		conn.handleSegment(seg)
 		return DropNone

@@ -44,11 +44,20 @@ type TCPConn struct {
 }
 
 func newTCPConn(s *Stack, id tcp.FourTuple) *TCPConn {
+	return newTCPConnISS(s, id, nil)
+}
+
+// newTCPConnISS is newTCPConn with a floor for the initial sequence
+// number (for a connection reopened from TIME-WAIT).
+func newTCPConnISS(s *Stack, id tcp.FourTuple, minISS *tcp.Seq) *TCPConn {
 	c := &TCPConn{s: s, t: s.tcp, id: id,
 		localAddr:  net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.LocalAddr), id.LocalPort)),
 		remoteAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddr), id.RemotePort)),
 	}
 	iss := s.tcp.isn.ISN(id, s.clock.Now())
+	if minISS != nil && iss.LessThan(*minISS) {
+		iss = *minISS
+	}
 	c.tcb = tcp.NewConn(s.tcpConfig(), id, iss, s.tcp)
 	c.tcb.SetObserver(c)
 	c.readDeadline.c, c.writeDeadline.c = c, c
@@ -61,6 +70,25 @@ func (c *TCPConn) handleSegment(seg tcp.Segment) {
 	c.tcb.HandleSegment(seg, c.s.clock.Now())
 	c.afterEvent()
 	c.mu.Unlock()
+}
+
+// retireForReopen ends a connection in TIME-WAIT that a new SYN with
+// sequence number seq may reopen (RFC 1122 4.2.2.13): seq must lie beyond
+// everything received on it. It returns the smallest ISS the new
+// incarnation may use: well past anything the old one sent.
+func (c *TCPConn) retireForReopen(seq tcp.Seq) (minISS tcp.Seq, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone || c.tcb.State() != tcp.TimeWait {
+		return 0, false
+	}
+	sndMax, rcvNxt := c.tcb.SequenceNumbers()
+	if !seq.GreaterThan(rcvNxt) {
+		return 0, false
+	}
+	c.finish()
+	c.wake()
+	return sndMax.Add(1 << 16), true
 }
 
 // onTimer runs when the connection's timer fires.

@@ -97,6 +97,12 @@ func (s *Stack) ListenTCP(addr netip.AddrPort, backlog int) (*TCPListener, error
 // handleSyn accepts a SYN for the listener (RFC 9293 3.10.7.2, LISTEN
 // state, "third, check for a SYN"), unless the backlog is full.
 func (l *TCPListener) handleSyn(id tcp.FourTuple, syn tcp.Segment) DropReason {
+	return l.handleSynISS(id, syn, 0)
+}
+
+// handleSynISS is handleSyn for a connection reopened from TIME-WAIT,
+// whose initial sequence number must be at least minISS (0: no floor).
+func (l *TCPListener) handleSynISS(id tcp.FourTuple, syn tcp.Segment, minISS tcp.Seq) DropReason {
 	s := l.s
 	l.mu.Lock()
 	if l.isClosed {
@@ -108,7 +114,11 @@ func (l *TCPListener) handleSyn(id tcp.FourTuple, syn tcp.Segment) DropReason {
 		l.mu.Unlock()
 		return DropTCPListenOverflow
 	}
-	c := newTCPConn(s, id)
+	var floor *tcp.Seq
+	if minISS != 0 {
+		floor = &minISS
+	}
+	c := newTCPConnISS(s, id, floor)
 	c.listener = l
 	l.children[c] = struct{}{}
 	l.mu.Unlock()

@@ -457,3 +457,54 @@ func TestKernelConnectCloseCycles(t *testing.T) {
 		t.Errorf("counters: %+v", st)
 	}
 }
+
+// TestReopenFromTimeWait: the stack closes first and holds TIME-WAIT; the
+// kernel connects again at once from the same port, and the new SYN
+// reopens the connection (RFC 1122 4.2.2.13) instead of being refused or
+// stalling, as busy servers need.
+func TestReopenFromTimeWait(t *testing.T) {
+	ns, s := kernelSetup(t, Options{})
+	l, err := s.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("bye"))
+			c.Close() // the stack closes first: TIME-WAIT is ours
+		}
+	}()
+	const localPort = 40404
+	for i := range 3 {
+		var c net.Conn
+		err := ns.Do(func() error {
+			d := net.Dialer{Timeout: 3 * time.Second,
+				LocalAddr: &net.TCPAddr{IP: net.ParseIP(netnstest.KernelAddr), Port: localPort}}
+			var err error
+			c, err = d.Dial("tcp", netnstest.StackAddr+":80")
+			return err
+		})
+		if err != nil {
+			t.Fatalf("connection %d from port %d: %v", i, localPort, err)
+		}
+		b, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(b) != "bye" {
+			t.Fatalf("connection %d: %q %v", i, b, err)
+		}
+		// The stack must now hold the old incarnation in TIME-WAIT.
+		waitFor(t, func() bool {
+			for _, info := range s.TCPConnections() {
+				if info.Remote.Port() == localPort && info.State == tcp.TimeWait {
+					return true
+				}
+			}
+			return false
+		})
+	}
+}

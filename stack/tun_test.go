@@ -21,8 +21,8 @@ import (
 // real Linux kernel on the other side of a TUN inside a namespace the test
 // makes: the kernel's ping gets every reply, with its payload intact (ping
 // itself compares each reply's data with what it sent and reports "wrong
-// data byte" otherwise), at the default, a 64-byte and a 1400-byte
-// payload; the capture written meanwhile reads back with tshark with no
+// data byte" otherwise), at the default, a 64-byte, a 1400-byte and a
+// 3000-byte (fragmented) payload; the capture written meanwhile reads back with tshark with no
 // malformed packets.
 func TestKernelPingsOverTUN(t *testing.T) {
 	ns := netnstest.New(t)
@@ -44,7 +44,9 @@ func TestKernelPingsOverTUN(t *testing.T) {
 		t.Fatal(err)
 	}
 	received := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
-	for _, size := range []string{"56", "64", "1400"} {
+	// 3000 bytes do not fit the 1500-byte MTU: the request arrives in
+	// fragments, is reassembled, and the reply leaves in fragments.
+	for _, size := range []string{"56", "64", "1400", "3000"} {
 		// -p fills the payload with a pattern, so that a corrupted byte
 		// would be seen; -i 0.01 keeps the test short.
 		out, err := ns.Command("ping", "-c", "20", "-i", "0.01", "-W", "2", "-s", size, "-p", "a5c3", netnstest.StackAddr).CombinedOutput()
@@ -60,7 +62,7 @@ func TestKernelPingsOverTUN(t *testing.T) {
 		}
 	}
 	st := s.Stats()
-	if st.ICMP.InEchos != 60 || st.ICMP.OutEchoReps != 60 {
+	if st.ICMP.InEchos != 80 || st.ICMP.OutEchoReps != 80 {
 		t.Errorf("ICMP counters: %+v", st.ICMP)
 	}
 	if err := s.Close(); err != nil {
@@ -75,8 +77,8 @@ func TestKernelPingsOverTUN(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tshark -r: %v\n%s", err, out)
 	}
-	if n := strings.Count(string(out), "Echo (ping) reply"); n != 60 {
-		t.Errorf("tshark sees %d echo replies, want 60", n)
+	if n := strings.Count(string(out), "Echo (ping) reply"); n != 80 {
+		t.Errorf("tshark sees %d echo replies, want 80", n)
 	}
 	malformed, err := exec.Command("tshark", "-n", "-r", capturePath, "-Y", "_ws.malformed || _ws.expert.severity >= error").CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(filterTsharkNoise(malformed))) != 0 {

@@ -42,3 +42,8 @@ func (c *Conn) SetLinger(d time.Duration) {
 
 // Config returns the connection's current configuration.
 func (c *Conn) Config() Config { return c.cfg }
+
+// SequenceNumbers returns SND.MAX (one past the highest sequence number
+// sent) and RCV.NXT, for the stack's decision to reopen a connection from
+// TIME-WAIT (RFC 1122 4.2.2.13).
+func (c *Conn) SequenceNumbers() (sndMax, rcvNxt Seq) { return c.sndMax, c.rcvNxt }
