@@ -205,7 +205,9 @@ func Run(cfg Config) (*Result, error) {
 		return nil, err
 	}
 	w := &world{clk: clk, client: client, server: server, toClient: pc, toServer: ps}
-	w.batch = make([]link.Packet, 64)
+	// One packet at a time, so that the congestion window is sampled
+	// after every ACK, not once per burst.
+	w.batch = make([]link.Packet, 1)
 	for i := range w.batch {
 		w.batch[i].Data = make([]byte, 0, pc.MaxPacketSize())
 	}
@@ -214,6 +216,7 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.afterDelivery = func() { tracer.SampleCongestion(conn.ID(), conn.Stats()) }
 	var (
 		accepted *stack.TCPConn
 		sent     int64
@@ -289,6 +292,7 @@ type world struct {
 	client, server     *stack.Stack
 	toClient, toServer *pipe.Endpoint // the ends each stack reads
 	batch              []link.Packet
+	afterDelivery      func() // called after each delivery, if set
 }
 
 // movePackets delivers every packet waiting in either pipe to its stack,
@@ -309,6 +313,9 @@ func (w *world) movePackets() bool {
 				break
 			}
 			hop.st.DeliverPackets(w.batch[:n])
+			if w.afterDelivery != nil {
+				w.afterDelivery()
+			}
 			moved = true
 		}
 	}
