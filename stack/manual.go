@@ -101,3 +101,16 @@ func (c *TCPConn) Writable() int {
 	defer c.mu.Unlock()
 	return c.tcb.Writable()
 }
+
+// TCPConns returns the stack's TCP connections (in any state but CLOSED,
+// not yet accepted ones included), for tools that sample them all, such as
+// trace.Tracer.SampleStack.
+func (s *Stack) TCPConns() []*TCPConn {
+	s.tcp.mu.RLock()
+	defer s.tcp.mu.RUnlock()
+	conns := make([]*TCPConn, 0, len(s.tcp.conns))
+	for _, c := range s.tcp.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}

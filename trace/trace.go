@@ -16,9 +16,10 @@
 // the first line of HTTP in data the stack sends (wrap the link with
 // Tracer.Endpoint, which reads it off the outgoing packets), and the
 // congestion window, which a connection only reports through its Stats
-// (call Tracer.SampleCongestion after the stack has done some work; the
-// simulator does so after every step). Reading Stats from inside the
-// observer callbacks is not allowed: the connection is busy calling them.
+// (call Tracer.SampleCongestion or SampleStack after the stack has done
+// some work; the simulator does so after every packet). Reading Stats from
+// inside the observer callbacks is not allowed: the connection is busy
+// calling them.
 package trace
 
 import (
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"github.com/tundra-net/tundra/clock"
+	"github.com/tundra-net/tundra/stack"
 	"github.com/tundra-net/tundra/tcp"
 )
 
@@ -439,6 +441,19 @@ func (t *Tracer) SampleCongestion(id tcp.FourTuple, st tcp.Stats) {
 		SlowStartThresh: st.SlowStartThresh, SRTT: st.SRTT, RTO: st.RTO, BytesInFlight: st.BytesInFlight}
 	t.samples[id] = e
 	t.emitLocked(&e)
+}
+
+// SampleStack samples every TCP connection of s (SampleCongestion for
+// each). A program that wants Congestion events from a running stack calls
+// it now and then, from its own goroutine: every few milliseconds, or
+// after each read or write.
+func (t *Tracer) SampleStack(s *stack.Stack) {
+	if !t.wants(Congestion) {
+		return
+	}
+	for _, c := range s.TCPConns() {
+		t.SampleCongestion(c.ID(), c.Stats())
+	}
 }
 
 // Summarize names what a segment's payload begins with: the first line of

@@ -441,3 +441,29 @@ func TestLadderInfersFINThatAcksFIN(t *testing.T) {
 		}
 	}
 }
+
+func TestSampleStack(t *testing.T) {
+	n := newNet(t, false)
+	var samples []trace.Event
+	n.tracer.Subscribe(trace.Congestion, func(e *trace.Event) { samples = append(samples, *e) })
+	l, err := n.server.ListenTCP(netip.AddrPortFrom(serverAddr, 80), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := n.client.StartDialTCP(0, netip.AddrPortFrom(serverAddr, 80)); err != nil {
+		t.Fatal(err)
+	}
+	n.tracer.SampleStack(n.client)
+	n.settle(time.Millisecond)
+	n.tracer.SampleStack(n.client)
+	n.tracer.SampleStack(n.client) // unchanged: no event
+	if len(samples) != 2 {
+		t.Fatalf("%d samples, want 2 (before and after the handshake): %v", len(samples), samples)
+	}
+	// The handshake's RTT sample (zero on this delay-free pipe) brings the
+	// RTO down from the initial 1 s to its floor.
+	if samples[1].RTO >= samples[0].RTO || samples[1].CongestionWindow < samples[0].CongestionWindow {
+		t.Errorf("after the handshake: %v", samples[1].String())
+	}
+}
