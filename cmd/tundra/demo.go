@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if err := netns.Available(); err != nil {
 		fmt.Fprintf(stderr, "tundra demo: %v\n(try: sudo go run ./cmd/tundra demo)\n", err)
 		return 1
+	}
+	for _, tool := range []struct{ name, pkg string }{{"ping", "iputils-ping"}, {"curl", "curl"}, {"bash", "bash"}} {
+		if _, err := exec.LookPath(tool.name); err != nil {
+			fmt.Fprintf(stderr, "tundra demo: the kernel's side runs %s, which is not installed (apt-get install %s)\n", tool.name, tool.pkg)
+			return 1
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
