@@ -52,10 +52,11 @@ type Config struct {
 	// DisableRFC5961 restores the older RFC 793 behaviour: any RST in the
 	// window resets the connection, and ACKs far below SND.UNA are not
 	// checked. By default (false) RFC 5961 applies: only a RST at exactly
-	// RCV.NXT resets, other in-window RSTs and every SYN in a synchronized
-	// state draw a challenge ACK (sections 3, 4), and ACKs below SND.UNA -
-	// MAX.SND.WND are dropped (section 5). packetdrill scripts written for
-	// old stacks set it.
+	// RCV.NXT resets, other in-window RSTs draw a challenge ACK (section
+	// 3), and ACKs below SND.UNA - MAX.SND.WND are dropped (section 5). A
+	// SYN in a synchronized state draws a challenge ACK either way (section
+	// 4, made normative by RFC 9293 3.10.7.4). packetdrill scripts written
+	// for old stacks set it.
 	DisableRFC5961 bool
 	// ChallengeACKLimit caps the challenge ACKs (and ACKs for unacceptable
 	// ACK fields) a connection sends per second (RFC 5961 section 7).

@@ -36,17 +36,32 @@
 //     whose sections are headed "First, check sequence number", "Second,
 //     check the RST bit", and so on to "Eighth, check the FIN bit".
 //   - Sending. output.go decides what may be sent: the peer's window, the
-//     congestion window (congestion.go: RFC 5681 with NewReno recovery,
-//     RFC 6582, Limited Transmit, RFC 3042, and the IW10 of RFC 6928, behind
-//     a small interface), Nagle
-//     and sender SWS avoidance. Data is never copied on the way out: Output
-//     receives slices of the send ring, up to 64 KB per segment when the
-//     link offers segmentation offload (Config.GSOMaxSize).
-//   - Receiving. In-order data goes into a ring buffer allocated once;
-//     out-of-order data is written straight to its final place in the same
-//     ring and tracked by a fixed table of ranges (ring.go), up to
-//     Config.ReassemblyLimit bytes. The advertised window follows receiver
-//     SWS avoidance and never shrinks.
+//     congestion window, Nagle and sender SWS avoidance. The window comes
+//     from a CongestionControl (congestion.go, cubic.go): CUBIC (RFC 9438)
+//     with HyStart++ (RFC 9406) by default, or NewReno (RFC 5681), both
+//     starting from the IW10 of RFC 6928; a student can plug in another in
+//     one file with RegisterCongestionControl. Data is never copied on the
+//     way out: Output receives slices of the send ring, up to 64 KB per
+//     segment when the link offers segmentation offload
+//     (Config.GSOMaxSize).
+//   - Losing. recovery.go finds and resends lost data. With a peer that
+//     does SACK (RFC 2018) it keeps a scoreboard of the SACKed ranges and
+//     follows RFC 6675 (IsLost, pipe, NextSeg): only holes are resent, also
+//     after a timeout; D-SACK (RFC 2883) reports spurious resends. Without
+//     SACK it does fast retransmit, Limited Transmit (RFC 3042) and NewReno
+//     recovery (RFC 6582).
+//   - Receiving. In-order data goes into a ring buffer; out-of-order data
+//     is written straight to its final place in the same ring and tracked
+//     by a fixed table of ranges (ring.go), up to Config.ReassemblyLimit
+//     bytes, and reported to the peer in SACK blocks, most recent first
+//     (sack.go). The advertised window follows receiver SWS avoidance and
+//     never shrinks.
+//   - Timestamps (RFC 7323, sack.go and input.go): an RTT sample from
+//     every ACK, and PAWS, which drops old duplicates whose sequence
+//     numbers look new.
+//   - Attacks. RFC 5961: a RST must hit RCV.NXT exactly, other in-window
+//     RSTs and any SYN draw a rate-limited challenge ACK, and ACKs far
+//     below SND.UNA are dropped (Config.DisableRFC5961 restores RFC 793).
 //   - Closing. Close and Shutdown (conn.go) queue our FIN; the FIN-WAIT,
 //     CLOSING, LAST-ACK and TIME-WAIT states are handled in processAck and
 //     processTextAndFIN (input.go). Abort sends a RST.
@@ -71,10 +86,7 @@
 //
 // # Not yet here
 //
-// SACK (RFC 2018, 6675), RACK-TLP, CUBIC, timestamps and PAWS (RFC 7323
-// sections 3 and 5) and the RFC 5961 challenge-ACK defences are later
-// work: options are already parsed, the congestion control sits behind an
-// interface, and the RST acceptance test is one function (rstAcceptable).
-// Data in a SYN is dropped (the peer sends it again). Urgent data is not
-// supported (RFC 6093).
+// RACK-TLP (RFC 8985): a retransmission that is lost again waits for the
+// timeout. Data in a SYN is dropped (the peer sends it again). Urgent data
+// is not supported (RFC 6093).
 package tcp

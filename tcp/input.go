@@ -225,11 +225,13 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 	// set, then treat the arriving segment as not acceptable: Send an
 	// acknowledgment in reply ... and drop the segment." Section 5.5: after
 	// 24 days of idleness TS.Recent is no longer valid.
-	if c.tsOK && seg.Options.HasTimestamps && seg.Flags&FlagRST == 0 && tsBefore(seg.Options.TSVal, c.tsRecent) &&
-		now.Sub(c.tsRecentAt) <= pawsIdleLimit {
-		c.stats.PAWSRejected++
-		c.ackNow = true
-		return
+	if c.tsOK && seg.Options.HasTimestamps && seg.Flags&FlagRST == 0 && tsBefore(seg.Options.TSVal, c.tsRecent) {
+		if now.Sub(c.tsRecentAt) <= pawsIdleLimit {
+			c.stats.PAWSRejected++
+			c.ackNow = true
+			return
+		}
+		c.tsRecent = seg.Options.TSVal // invalid TS.Recent: start again from this one
 	}
 
 	// ---- First, check sequence number. ----
@@ -243,7 +245,9 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		// "If an incoming segment is not acceptable, an acknowledgment
 		// should be sent in reply (unless the RST bit is set, if so drop the
 		// segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
-		if seg.Flags&FlagRST == 0 {
+		if seg.Flags&FlagRST != 0 {
+			c.stats.RSTsIgnored++ // RFC 5961 3.2: outside the window, silently dropped
+		} else {
 			c.ackNow = true
 			// A segment entirely below RCV.NXT was received twice: report
 			// it in a D-SACK block (RFC 2883 section 4, case 1).
@@ -322,13 +326,8 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		// endpoints MUST send a "challenge ACK" to the remote peer:
 		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>" (RFC 5961 section 4). A
 		// genuine peer that lost its state answers it with a RST at
-		// RCV.NXT; a blind attacker never sees it. RFC 793 reset the
-		// connection instead.
-		if c.cfg.DisableRFC5961 {
-			c.emit(c.sndMax, FlagRST|FlagACK, Payload{}, false, now)
-			c.enterClosed(EventRecvRST, ErrConnectionReset)
-			return
-		}
+		// RCV.NXT; a blind attacker never sees it. (RFC 9293 made this
+		// normative, so Config.DisableRFC5961 leaves it on.)
 		c.challengeACK(now)
 		return
 	}
@@ -372,7 +371,12 @@ func (c *Conn) acceptable(seg *Segment) bool {
 	case segLen == 0 && wnd == 0:
 		return seg.Seq == c.rcvNxt
 	case segLen == 0:
-		return seg.Seq.InWindow(c.rcvNxt, wnd)
+		// One more than the RFC's table: a zero-length segment exactly at
+		// the right edge is accepted too, as Linux does (tcp_sequence).
+		// A peer that filled our window sends its ACKs with SEQ = SND.NXT
+		// = RCV.NXT+RCV.WND; while both sides wait on a hole, rejecting
+		// them would answer ACK with ACK for ever and lose their news.
+		return seg.Seq.InWindow(c.rcvNxt, wnd+1)
 	case wnd == 0:
 		// Data into a zero window (a window probe) is not acceptable, but
 		// its ACK and window still carry news: let the ACK through.

@@ -95,7 +95,8 @@ func (c *Conn) lostEnd(start, end Seq, sackedAbove, blocksAbove int) Seq {
 // hole is one unSACKed range between SND.UNA and SND.MAX, with the part of
 // it that is lost.
 type hole struct {
-	start, lost, end Seq // [start, lost) is lost, [lost, end) is not
+	start, lost, end Seq  // [start, lost) is lost, [lost, end) is not
+	tail             bool // above the highest SACKed byte
 }
 
 // holes calls f for each hole from SND.UNA upward until f returns false.
@@ -113,7 +114,7 @@ func (c *Conn) holes(f func(h hole) bool) {
 			end = sb.r[i].start
 		}
 		if pos.LessThan(end) {
-			if !f(hole{pos, c.lostEnd(pos, end, above[i], sb.n-i), end}) {
+			if !f(hole{pos, c.lostEnd(pos, end, above[i], sb.n-i), end, i == sb.n}) {
 				return
 			}
 		}
@@ -139,13 +140,17 @@ func (c *Conn) pipe() int {
 }
 
 // nextHole is RFC 6675 NextSeg rules 1 and 3: the first lost byte above
-// HighRxt (rule 1), or with lostOnly false, the first unSACKed one (rule
-// 3). It returns the range to resend, at most one SMSS.
+// HighRxt (rule 1), or with lostOnly false, the first unSACKed one above
+// HighRxt and below the highest SACKed byte (rule 3). It returns the range
+// to resend, at most one SMSS.
 func (c *Conn) nextHole(lostOnly bool) (start, end Seq, ok bool) {
 	c.holes(func(h hole) bool {
 		s := MaxSeq(h.start, c.highRxt)
 		limit := h.lost
 		if !lostOnly {
+			if h.tail {
+				return false
+			}
 			limit = h.end
 		}
 		if s.LessThan(limit) {
@@ -202,7 +207,7 @@ func (c *Conn) enterRecovery(now time.Time) {
 	c.stats.FastRetransmits++
 	c.rttTiming = false
 	if c.sackOK {
-		c.cc.OnLoss(c.pipe(), now)
+		c.cc.OnLoss(inFlight, now)
 		c.highRxt = c.sndUna
 		// Step 4.3: "retransmit the first data segment presumed dropped"
 		// whatever pipe says.

@@ -68,8 +68,9 @@ func (c *Conn) fillSACKBlocks(o *Options, limit int) {
 		c.dsackPending = false
 		c.stats.DSACKsSent++
 	}
+	first := n // a D-SACK block may repeat as the SACK block holding it
 	add := func(r seqRange) {
-		for _, b := range o.SACKBlocks[:n] {
+		for _, b := range o.SACKBlocks[first:n] {
 			if b.Left == r.start && b.Right == r.end {
 				return
 			}
