@@ -71,7 +71,7 @@ func (r *Result) title() string {
 	if c.Rate > 0 {
 		rate = FormatRate(float64(c.Rate))
 	}
-	return fmt.Sprintf("%s, loss %g, delay %v, %s", FormatSize(r.Bytes), c.Loss, c.Delay, rate)
+	return fmt.Sprintf("%s, %s, loss %g, delay %v, %s", r.CongestionControl, FormatSize(r.Bytes), c.Loss, c.Delay, rate)
 }
 
 // WritePlots writes the three plots as SVG files into dir, named

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,9 +63,11 @@ type Config struct {
 	Size int64
 	// MTU of the link; default 1500.
 	MTU int
-	// CongestionControl names the algorithm. The tcp package offers only
-	// its built-in NewReno (RFC 5681, RFC 6582) for now, so "" and
-	// "newreno" are the only values accepted.
+	// CongestionControl names the sender's algorithm, one of
+	// tcp.CongestionControls(): "cubic" (RFC 9438, the default),
+	// "newreno" (RFC 5681, RFC 6582), or one a program registered with
+	// tcp.RegisterCongestionControl (examples/aimd does). Empty means
+	// tcp.DefaultCongestionControl.
 	CongestionControl string
 	// TCP configures both stacks' connections; zero means
 	// tcp.DefaultConfig().
@@ -86,6 +89,9 @@ type Result struct {
 	Bytes    int64
 	// Goodput is Bytes*8/Duration, in bits per second.
 	Goodput float64
+	// CongestionControl is the algorithm the sender ran, as its Stats
+	// name it.
+	CongestionControl string
 	// SendMSS is the sender's segment size: the MSS less the options
 	// every segment carries (12 bytes with timestamps).
 	SendMSS int
@@ -132,7 +138,7 @@ const (
 
 // Errors Run returns.
 var (
-	ErrUnknownCongestionControl = errors.New("sim: unknown congestion control (the tcp package offers only newreno)")
+	ErrUnknownCongestionControl = errors.New("sim: unknown congestion control")
 	ErrStalled                  = errors.New("sim: the transfer stalled: no packet in flight and no timer pending")
 	ErrTimeLimit                = errors.New("sim: time limit reached before the transfer finished")
 )
@@ -148,11 +154,15 @@ func Run(cfg Config) (*Result, error) {
 	if cfg.TimeLimit <= 0 {
 		cfg.TimeLimit = 10 * time.Minute
 	}
-	switch strings.ToLower(cfg.CongestionControl) {
-	case "", "newreno", "reno":
-	default:
-		return nil, fmt.Errorf("%w: %q", ErrUnknownCongestionControl, cfg.CongestionControl)
+	if cfg.CongestionControl != "" && !slices.Contains(tcp.CongestionControls(), cfg.CongestionControl) {
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownCongestionControl, cfg.CongestionControl,
+			strings.Join(tcp.CongestionControls(), ", "))
 	}
+	tcpConfig := cfg.TCP
+	if tcpConfig == (tcp.Config{}) {
+		tcpConfig = tcp.DefaultConfig()
+	}
+	tcpConfig.CongestionControl = cfg.CongestionControl
 	if cfg.Loss < 0 || cfg.Loss > 1 || cfg.Delay < 0 || cfg.Rate < 0 {
 		return nil, errors.New("sim: loss must be in [0, 1], delay and rate not negative")
 	}
@@ -187,12 +197,12 @@ func Run(cfg Config) (*Result, error) {
 	}
 
 	client, err := stack.New(ic, stack.Options{Addresses: []netip.Addr{ClientAddr}, Clock: clk, Manual: true,
-		TCP: cfg.TCP, Observer: tracer})
+		TCP: tcpConfig, Observer: tracer})
 	if err != nil {
 		return nil, err
 	}
 	defer client.Close()
-	server, err := stack.New(is, stack.Options{Addresses: []netip.Addr{ServerAddr}, Clock: clk, Manual: true, TCP: cfg.TCP})
+	server, err := stack.New(is, stack.Options{Addresses: []netip.Addr{ServerAddr}, Clock: clk, Manual: true, TCP: tcpConfig})
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +356,7 @@ func (w *world) drain(conn *stack.TCPConn, limit time.Duration) {
 // finish fills in the counters at the end of a run.
 func (w *world) finish(res *Result, conn *stack.TCPConn, ic, is *impair.Endpoint) {
 	st := conn.Stats()
-	res.SendMSS = st.SendMSS
+	res.SendMSS, res.CongestionControl = st.SendMSS, st.CongestionControl
 	res.SegmentsSent, res.Retransmissions = st.SegmentsSent, st.Retransmissions
 	res.Timeouts, res.FastRetransmits = st.Timeouts, st.FastRetransmits
 	if res.Duration > 0 {
@@ -365,10 +375,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	if c.Rate > 0 {
 		rate = FormatRate(float64(c.Rate))
 	}
-	cc := c.CongestionControl
-	if cc == "" {
-		cc = "newreno"
-	}
+	cc := r.CongestionControl
 	_, err := fmt.Fprintf(w, `link:      loss %g, one-way delay %v, rate %s, MTU %d, seed %d
 transfer:  %s with %s in %v (simulated)
 goodput:   %s

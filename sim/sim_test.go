@@ -115,6 +115,23 @@ func TestLossShrinksTheWindow(t *testing.T) {
 	}
 }
 
+func TestCongestionControls(t *testing.T) {
+	results := map[string]string{}
+	for _, cc := range []string{"newreno", "cubic"} {
+		res, err := Run(Config{Seed: 5, Loss: 0.005, Delay: 25 * time.Millisecond, Rate: 50e6, Size: 3e6, CongestionControl: cc})
+		if err != nil {
+			t.Fatalf("%s: %v", cc, err)
+		}
+		if res.CongestionControl != cc {
+			t.Errorf("ran %q, asked for %q", res.CongestionControl, cc)
+		}
+		results[cc] = fingerprint(t, res)
+	}
+	if results["newreno"] == results["cubic"] {
+		t.Errorf("newreno and cubic behaved identically")
+	}
+}
+
 func TestTinyTransfers(t *testing.T) {
 	// Smaller than one segment, one segment, and a few: the sender's
 	// close must wait for the handshake.

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tundra-net/tundra/sim"
+	"github.com/tundra-net/tundra/tcp"
 	"github.com/tundra-net/tundra/trace"
 )
 
@@ -25,7 +27,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	queue := fs.Int("queue", 0, "bottleneck queue in packets (default 100)")
 	size := fs.String("size", "10MB", "bytes to send (B, KB, MB, GB, KiB, MiB, GiB)")
 	mtu := fs.Int("mtu", 1500, "link MTU")
-	cc := fs.String("cc", "newreno", "congestion control (the tcp package offers newreno only, for now)")
+	cc := fs.String("cc", tcp.DefaultCongestionControl, "congestion control: "+strings.Join(tcp.CongestionControls(), ", "))
 	plots := fs.String("plots", ".", "folder for the SVG plots (empty: none)")
 	prefix := fs.String("prefix", "sim", "file name prefix of the plots")
 	jsonPath := fs.String("trace", "", "write every event of the sender as JSON lines to this file")

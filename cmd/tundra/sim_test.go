@@ -37,7 +37,7 @@ func TestSimCommandIsDeterministic(t *testing.T) {
 	if plots[0] != plots[1] {
 		t.Errorf("same seed, different plots or trace")
 	}
-	for _, want := range []string{"goodput:", "retransmitted", "300 KB with newreno", "sim-cwnd.svg"} {
+	for _, want := range []string{"goodput:", "retransmitted", "300 KB with cubic", "sim-cwnd.svg"} {
 		if !strings.Contains(outputs[0], want) {
 			t.Errorf("output lacks %q:\n%s", want, outputs[0])
 		}
