@@ -75,7 +75,7 @@ func TestMainVerboseTrace(t *testing.T) {
 	}
 	for _, want := range []string{
 		"  0.000000 connect(3, ..., ...) = -1 EINPROGRESS\n",
-		"  0.000000 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 7000 ecr 0>\n",
+		"  0.000000 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>\n",
 		"  0.200000 < S. 0:0(0) ack 1 win 32767 <mss 1460,nop,wscale 7,sackOK,TS val 500 ecr 100>\n",
 		"  0.200000 > . 1:1(0) ack 1 win 65535\n",
 		"PASS " + path + "\n",

@@ -233,15 +233,30 @@ func (r *runner) matchOptions(w *TCPSegment, gotOpts, pkt []byte) error {
 	if err != nil {
 		return r.unsupportedf("%v", err)
 	}
+	wantText := formatOptions(want, nil)
 	wantTS, gotTS := findTimestamp(want), findTimestamp(gotOpts)
 	if wantTS >= 0 && wantTS == gotTS {
 		copy(want[wantTS:wantTS+4], gotOpts[gotTS:gotTS+4])
 	}
 	if string(want) != string(gotOpts) {
-		return r.failf("options: expected %s, got %s: %s", formatOptions(want), formatOptions(gotOpts), r.describe(pkt))
+		return r.failf("options: expected %s, got %s: %s", wantText, r.formatSentOptions(gotOpts), r.describe(pkt))
 	}
 	r.learnTimestamp(w, gotOpts)
 	return nil
+}
+
+// formatSentOptions renders the options of a packet from the stack. Its
+// TS value is shown on the script's scale once the offset is known, and
+// as "..." before: the raw value is random (RFC 7323 section 7.1), and
+// showing it would make every message differ from run to run.
+func (r *runner) formatSentOptions(b []byte) string {
+	return formatOptions(b, func(o *TCPOption) {
+		if r.flow.tsKnown {
+			o.TSVal -= r.flow.tsOffset
+		} else {
+			o.TSValIgnored = true
+		}
+	})
 }
 
 // learnTimestamp records the offset between the stack's TS values and the
@@ -301,7 +316,7 @@ func (r *runner) describe(pkt []byte) string {
 	}
 	fmt.Fprintf(&b, " win %d", seg.window())
 	if len(seg.options()) > 0 {
-		b.WriteString(" " + formatOptions(seg.options()))
+		b.WriteString(" " + r.formatSentOptions(seg.options()))
 	}
 	return b.String()
 }

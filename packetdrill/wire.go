@@ -284,14 +284,18 @@ func decodeOptions(b []byte) ([]TCPOption, error) {
 	return opts, nil
 }
 
-// formatOptions renders option bytes the way a script writes them.
-func formatOptions(b []byte) string {
+// formatOptions renders option bytes the way a script writes them. tsVal,
+// if not nil, rewrites a timestamp option before it is shown.
+func formatOptions(b []byte, tsVal func(*TCPOption)) string {
 	if len(b) == 0 {
 		return "no options"
 	}
 	opts, err := decodeOptions(b)
 	parts := make([]string, len(opts))
 	for i, o := range opts {
+		if o.Kind == OptTimestamp && tsVal != nil {
+			tsVal(&o)
+		}
 		parts[i] = o.String()
 	}
 	s := "<" + strings.Join(parts, ",") + ">"
