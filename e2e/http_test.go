@@ -387,6 +387,12 @@ func TestSmugglingAndMalformedRequests(t *testing.T) {
 			"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\nhello\r\n0\r\n\r\n"},
 		{"chunk without CRLF",
 			"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"},
+		{"transfer-encoding in HTTP/1.0", // RFC 9112 section 6.1: faulty framing
+			"POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+		{"signed content-length",
+			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello"},
+		{"whitespace before the first field", // RFC 9112 section 2.2
+			"POST /echo HTTP/1.1\r\n Content-Length: 5\r\nHost: x\r\n\r\nhello"},
 		{"transfer-encoding not ending in chunked",
 			"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"},
 		{"space in header name",
