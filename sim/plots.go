@@ -34,10 +34,13 @@ func (r *Result) RTTPlot() *Plot {
 	rto.Name, rto.Step = "RTO", true
 	for _, s := range r.Congestion {
 		t := s.Time.Seconds()
+		// Before the first RTT sample the RTO is the initial 1 s (RFC 6298
+		// section 2.1), which would squash the scale: start both lines at
+		// the first sample.
 		if s.SRTT > 0 {
 			srtt.Points = append(srtt.Points, Point{t, float64(s.SRTT.Microseconds()) / 1000})
+			rto.Points = append(rto.Points, Point{t, float64(s.RTO.Microseconds()) / 1000})
 		}
-		rto.Points = append(rto.Points, Point{t, float64(s.RTO.Microseconds()) / 1000})
 	}
 	return &Plot{Title: "Round-trip time - " + r.title(), XLabel: "time (s)", YLabel: "milliseconds",
 		Series: []Series{srtt, rto}}

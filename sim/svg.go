@@ -67,7 +67,9 @@ func (p *Plot) WriteSVG(w io.Writer) error {
 		ymax = ymin + 1
 	}
 	xticks, xmin, xmax := niceTicks(xmin, xmax)
-	yticks, ymin, ymax := niceTicks(ymin, ymax)
+	// A little headroom, so that a line at the largest value (an RTO
+	// at its floor, say) does not run along the frame.
+	yticks, ymin, ymax := niceTicks(ymin, ymax*1.04)
 	plotW := float64(width - marginLeft - marginRight)
 	plotH := float64(height - marginTop - marginBottom)
 	sx := func(x float64) float64 { return marginLeft + (x-xmin)/(xmax-xmin)*plotW }
