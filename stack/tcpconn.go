@@ -257,6 +257,82 @@ func (c *TCPConn) Read(p []byte) (int, error) {
 	}
 }
 
+// waitReadable waits (mu held) until Read would not block, and returns
+// how many bytes it would return now (0 at EOF or on an error, which Read
+// then reports).
+func (c *TCPConn) waitReadable() (int, error) {
+	for {
+		if c.closed {
+			return 0, c.opError("read", net.ErrClosed)
+		}
+		if c.readDeadline.expired() {
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
+		if c.tcb.ReadReady() {
+			return c.tcb.Readable(), nil
+		}
+		if err := c.wait(&c.readDeadline); err != nil {
+			return 0, c.opError("read", err)
+		}
+	}
+}
+
+// copyBuffers lend WriteTo a buffer only while it has data to move.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// WriteTo writes everything the connection receives to w, until EOF or an
+// error; io.Copy uses it when reading from a TCPConn. Unlike io.Copy's own
+// loop it holds no buffer while the connection is idle: a buffer is
+// borrowed from a pool only once data is waiting, so a server with many
+// idle connections in io.Copy costs little memory per connection.
+func (c *TCPConn) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		c.mu.Lock()
+		n, err := c.waitReadable()
+		c.mu.Unlock()
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			// EOF or an error: let Read say which.
+			var one [1]byte
+			k, err := c.Read(one[:])
+			if k > 0 {
+				if _, werr := w.Write(one[:k]); werr != nil {
+					return total, werr
+				}
+				total += int64(k)
+				continue
+			}
+			if err == io.EOF {
+				return total, nil
+			}
+			return total, err
+		}
+		bp := copyBuffers.Get().(*[]byte)
+		k, err := c.Read(*bp)
+		if k > 0 {
+			wk, werr := w.Write((*bp)[:k])
+			total += int64(wk)
+			if werr == nil && wk < k {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				copyBuffers.Put(bp)
+				return total, werr
+			}
+		}
+		copyBuffers.Put(bp)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // Write writes all of p, waiting for room in the send buffer as needed.
 func (c *TCPConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
