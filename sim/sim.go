@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,7 +160,7 @@ func Run(cfg Config) (*Result, error) {
 			strings.Join(tcp.CongestionControls(), ", "))
 	}
 	tcpConfig := cfg.TCP
-	if tcpConfig == (tcp.Config{}) {
+	if reflect.ValueOf(tcpConfig).IsZero() {
 		tcpConfig = tcp.DefaultConfig()
 	}
 	tcpConfig.CongestionControl = cfg.CongestionControl
