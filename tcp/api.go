@@ -40,6 +40,13 @@ type Config struct {
 	// reports out-of-order data and duplicates (D-SACK, RFC 2883), and the
 	// sender recovers losses with a scoreboard (RFC 6675). Default true.
 	SACK bool
+	// RACK turns on RACK-TLP (RFC 8985) when SACK is in use: losses are
+	// found by time (a segment sent before one that was delivered, and
+	// out for longer than an RTT plus a reordering window, is lost), which
+	// also finds lost retransmissions, and a tail loss probe after about
+	// two RTTs of silence replaces most retransmission timeouts. Off, the
+	// DupThresh rule of RFC 6675 decides. Default true.
+	RACK bool
 	// Timestamps offers the TCP timestamps option (RFC 7323 section 3),
 	// used only if the peer's SYN carries it too: an RTT sample from every
 	// ACK and protection against wrapped sequence numbers (PAWS, section
@@ -126,6 +133,7 @@ func DefaultConfig() Config {
 		ReassemblyLimit:   256 << 10,
 		WindowScale:       true,
 		SACK:              true,
+		RACK:              true,
 		Timestamps:        true,
 		ChallengeACKLimit: 1000,
 		InitialRTO:        time.Second,
@@ -321,6 +329,7 @@ type Stats struct {
 	DSACKsSent           int // D-SACK blocks sent: duplicates we received
 	ReorderingSeen       int // SACKed or acknowledged data below a byte already SACKed (reordering, not loss)
 	PAWSRejected         int // segments dropped by PAWS (RFC 7323 5.3)
+	TailLossProbes       int // probes sent by TLP (RFC 8985 section 7)
 	ChallengeACKs        int // challenge ACKs sent (RFC 5961)
 	ChallengeACKsLimited int // challenge ACKs not sent for the rate limit
 	RSTsIgnored          int // RSTs out of the window or not at RCV.NXT (RFC 5961 3.2)

@@ -78,11 +78,21 @@ type Conn struct {
 	dupAcks             int
 	dupAcksAboveRecover bool // the duplicate ACKs are above recover (RFC 6582 step 2)
 	inRecovery          bool
-	rtoRecovery         bool     // recovery after a timeout: all unSACKed data below recover is lost
-	recover             Seq      // RFC 6582 "recover", RFC 6675 RecoveryPoint
-	inflation           int      // NewReno window inflation without SACK (RFC 5681 3.2 step 4)
-	highRxt             Seq      // RFC 6675 HighRxt: highest byte retransmitted in this recovery
-	scoreboard          rangeSet // ranges above SND.UNA the peer SACKed
+	rtoRecovery         bool    // recovery after a timeout: all unSACKed data below recover is lost
+	recover             Seq     // RFC 6582 "recover", RFC 6675 RecoveryPoint
+	inflation           int     // NewReno window inflation without SACK (RFC 5681 3.2 step 4)
+	sb                  sendLog // the scoreboard: segments in flight, SACKed, lost (scoreboard.go)
+
+	// RACK-TLP (rack.go, RFC 8985).
+	rackXmit           time.Time // RACK.xmit_ts: send time of the most recently sent delivered segment
+	rackEnd            Seq       // RACK.end_seq
+	rackRTT            time.Duration
+	rackReorderingSeen bool
+	rackReoWndMult     int
+	rackRecoveries     int // recoveries since the multiplier last grew
+	rackAt, tlpAt      time.Time
+	tlpInFlight        bool
+	tlpEnd             Seq
 
 	// SACK (RFC 2018) as receiver: the out-of-order ranges most recently
 	// received, first in the SACK option; a pending D-SACK block (RFC 2883).
@@ -203,6 +213,7 @@ func (c *Conn) setState(to State, cause Event) {
 func (c *Conn) stopTimers() {
 	c.rtxAt, c.persistAt, c.delAckAt, c.keepAliveAt, c.finWait2At, c.timeWaitAt =
 		time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	c.rackAt, c.tlpAt = time.Time{}, time.Time{}
 }
 
 // ourWindowShift is the window scale we offer: the smallest shift that lets
@@ -469,7 +480,7 @@ func (c *Conn) Stats() Stats {
 	s.InRecovery = c.inRecovery
 	s.MinRTT = c.minRTT
 	s.SACK, s.Timestamps = c.sackOK, c.tsOK
-	s.SACKedBytes = c.scoreboard.bytes
+	s.SACKedBytes = c.sb.sackedBytes
 	if c.hasRTT {
 		s.SRTT, s.RTTVar = c.srtt, c.rttvar
 	}

@@ -45,11 +45,15 @@
 //     segment when the link offers segmentation offload
 //     (Config.GSOMaxSize).
 //   - Losing. recovery.go finds and resends lost data. With a peer that
-//     does SACK (RFC 2018) it keeps a scoreboard of the SACKed ranges and
-//     follows RFC 6675 (IsLost, pipe, NextSeg): only holes are resent, also
-//     after a timeout; D-SACK (RFC 2883) reports spurious resends. Without
-//     SACK it does fast retransmit, Limited Transmit (RFC 3042) and NewReno
-//     recovery (RFC 6582).
+//     does SACK (RFC 2018) a scoreboard (scoreboard.go) records each
+//     segment in flight: when it was sent, whether the peer SACKed it,
+//     whether it is lost. RACK-TLP (rack.go, RFC 8985) marks segments lost
+//     by time, which also finds lost retransmissions, and sends a tail loss
+//     probe instead of waiting for the timeout; the recovery loop of RFC
+//     6675 (pipe, NextSeg) resends only what is lost, also after a timeout.
+//     D-SACK (RFC 2883) reports spurious resends and widens RACK's
+//     reordering window. Without SACK it does fast retransmit, Limited
+//     Transmit (RFC 3042) and NewReno recovery (RFC 6582).
 //   - Receiving. In-order data goes into a ring buffer; out-of-order data
 //     is written straight to its final place in the same ring and tracked
 //     by a fixed table of ranges (ring.go), up to Config.ReassemblyLimit
@@ -86,7 +90,7 @@
 //
 // # Not yet here
 //
-// RACK-TLP (RFC 8985): a retransmission that is lost again waits for the
-// timeout. Data in a SYN is dropped (the peer sends it again). Urgent data
-// is not supported (RFC 6093).
+// TLP's congestion response when the probe repaired a loss (RFC 8985
+// section 7.4) is not implemented. Data in a SYN is dropped (the peer sends
+// it again). Urgent data is not supported (RFC 6093).
 package tcp

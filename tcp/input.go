@@ -520,7 +520,7 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 	oldWnd, oldUna := c.sndWnd, c.sndUna
 	newlySACKed := 0
 	if c.sackOK && seg.Options.SACKBlockCount > 0 {
-		newlySACKed = c.takeSACKBlocks(seg)
+		newlySACKed = c.takeSACKBlocks(seg, now)
 	}
 	if seg.Ack.GreaterThan(c.sndUna) {
 		c.handleNewAck(seg, now)
@@ -547,8 +547,12 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 		((c.sndWnd == oldWnd && c.sndWnd > 0) || newlySACKed > 0) {
 		c.onDuplicateAck(seg.Ack, now)
 	}
-	if c.state.synchronized() {
-		c.maybeEnterRecoveryBySACK(now)
+	if c.state.synchronized() && c.sackOK {
+		if c.tlpInFlight && seg.Ack.GreaterThanEq(c.tlpEnd) {
+			c.tlpInFlight = false // the probe's episode is over (RFC 8985 7.4)
+		}
+		c.detectLosses(now)
+		c.armTLP(now)
 	}
 
 	ourFINAcked := c.finSent() && c.sndUna == c.sndMax
@@ -609,14 +613,10 @@ func (c *Conn) handleNewAck(seg *Segment, now time.Time) {
 		c.sndBufSeq = c.sndBufSeq.Add(uint32(k))
 		c.stats.BytesAcked += int64(k)
 	}
-	if c.scoreboard.n > 0 && !c.inRecovery {
-		// SND.UNA was a hole below SACKed data and its original
-		// transmission filled it: the network reordered, nothing was lost.
-		c.stats.ReorderingSeen++
+	if c.sackOK {
+		c.sb.dropBelow(ack, func(r *segRecord) { c.rackDelivered(r, now) })
 	}
 	c.sndUna = ack
-	c.scoreboard.dropBelow(ack)
-	c.highRxt = MaxSeq(c.highRxt, ack)
 	if c.sndNxt.LessThan(ack) {
 		c.sndNxt = ack // a window probe or a go-back-N resend was acknowledged
 	}

@@ -36,6 +36,9 @@ func (c *Conn) transmit(now time.Time) {
 			c.sendInRecovery(now)
 		} else {
 			c.sendData(now)
+			if c.sackOK && c.tlpAt.IsZero() {
+				c.armTLP(now)
+			}
 		}
 	}
 	if c.ackNow && c.state != Closed && c.state != Listen && c.state != SynSent {
@@ -137,6 +140,7 @@ func (c *Conn) sendRange(seq Seq, n int, flags Flags, now time.Time) {
 		end = end.Add(1)
 	}
 	retrans := seq.LessThan(c.sndMax)
+	c.recordSent(seq, end, now)
 	if !retrans && !c.rttTiming && !c.tsOK {
 		c.rttTiming, c.rttSeq, c.rttStart = true, end, now // time one segment per RTT
 	}

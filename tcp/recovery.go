@@ -21,9 +21,10 @@ const dupThresh = 3
 func (c *Conn) resetRecovery(iss Seq) {
 	c.dupAcks, c.dupAcksAboveRecover = 0, false
 	c.inRecovery, c.rtoRecovery = false, false
-	c.recover, c.highRxt = iss, iss // RFC 6582 section 3.2 step 1
+	c.recover = iss // RFC 6582 section 3.2 step 1
 	c.inflation = 0
-	c.scoreboard.reset()
+	c.sb.reset()
+	c.resetRACK()
 }
 
 // sendWindow is how many bytes the congestion control lets be in flight
@@ -47,7 +48,7 @@ func (c *Conn) sendWindow() int {
 // the second block, is a D-SACK (RFC 2883 section 4): the peer received a
 // segment twice, so our retransmission of it was spurious. It returns how
 // many bytes were newly SACKed.
-func (c *Conn) takeSACKBlocks(seg *Segment) int {
+func (c *Conn) takeSACKBlocks(seg *Segment, now time.Time) int {
 	o := &seg.Options
 	lowest := MaxSeq(seg.Ack, c.sndUna)
 	added := 0
@@ -58,6 +59,7 @@ func (c *Conn) takeSACKBlocks(seg *Segment) int {
 		if i == 0 && (b.Right.LessThanEq(seg.Ack) ||
 			(o.SACKBlockCount > 1 && b.Left.GreaterThanEq(o.SACKBlocks[1].Left) && b.Right.LessThanEq(o.SACKBlocks[1].Right))) {
 			c.stats.DSACKsReceived++
+			c.rackOnDSACK()
 			continue
 		}
 		// RFC 2018 section 3 leaves validation to the sender: a block must
@@ -65,102 +67,14 @@ func (c *Conn) takeSACKBlocks(seg *Segment) int {
 		if b.Right.LessThanEq(lowest) || b.Right.GreaterThan(c.sndMax) {
 			continue
 		}
-		left := MaxSeq(b.Left, lowest)
-		n, ok := c.scoreboard.add(left, b.Right)
-		if !ok {
-			continue // scoreboard full: the information is lost, not wrong
-		}
 		c.stats.SACKBlocksReceived++
-		added += n
+		added += c.sb.markSACKed(MaxSeq(b.Left, lowest), b.Right, func(r *segRecord) { c.rackDelivered(r, now) })
 	}
 	return added
 }
 
-// lostEnd returns where the lost part of the hole [start, end) ends (start
-// if none of it is lost). sackedAbove and blocksAbove describe what the
-// scoreboard holds above the hole. RFC 6675 IsLost: a byte is lost when
-// DupThresh discontiguous SACKed ranges, or more than (DupThresh-1)*SMSS
-// SACKed bytes, lie above it. After a timeout every unSACKed byte below
-// the recovery point is lost.
-func (c *Conn) lostEnd(start, end Seq, sackedAbove, blocksAbove int) Seq {
-	if blocksAbove >= dupThresh || sackedAbove > (dupThresh-1)*c.sndMSS {
-		return end
-	}
-	if c.rtoRecovery && start.LessThan(c.recover) {
-		return MinSeq(end, c.recover)
-	}
-	return start
-}
-
-// hole is one unSACKed range between SND.UNA and SND.MAX, with the part of
-// it that is lost.
-type hole struct {
-	start, lost, end Seq  // [start, lost) is lost, [lost, end) is not
-	tail             bool // above the highest SACKed byte
-}
-
-// holes calls f for each hole from SND.UNA upward until f returns false.
-func (c *Conn) holes(f func(h hole) bool) {
-	sb := &c.scoreboard
-	// Suffix sums: SACKed bytes and blocks above each scoreboard entry.
-	var above [maxOutOfOrderRanges + 1]int
-	for i := sb.n - 1; i >= 0; i-- {
-		above[i] = above[i+1] + int(sb.r[i].end.Sub(sb.r[i].start))
-	}
-	pos := c.sndUna
-	for i := 0; i <= sb.n; i++ {
-		end := c.sndMax
-		if i < sb.n {
-			end = sb.r[i].start
-		}
-		if pos.LessThan(end) {
-			if !f(hole{pos, c.lostEnd(pos, end, above[i], sb.n-i), end, i == sb.n}) {
-				return
-			}
-		}
-		if i < sb.n {
-			pos = MaxSeq(pos, sb.r[i].end)
-		}
-	}
-}
-
 // pipe is RFC 6675's SetPipe: the bytes thought to be in the network.
-// Each unSACKed byte counts once if it is not lost, and once more if it
-// was retransmitted (it is below HighRxt).
-func (c *Conn) pipe() int {
-	p := 0
-	c.holes(func(h hole) bool {
-		p += int(h.end.Sub(h.lost))
-		if c.highRxt.GreaterThan(h.start) {
-			p += int(MinSeq(c.highRxt, h.end).Sub(h.start))
-		}
-		return true
-	})
-	return p
-}
-
-// nextHole is RFC 6675 NextSeg rules 1 and 3: the first lost byte above
-// HighRxt (rule 1), or with lostOnly false, the first unSACKed one above
-// HighRxt and below the highest SACKed byte (rule 3). It returns the range
-// to resend, at most one SMSS.
-func (c *Conn) nextHole(lostOnly bool) (start, end Seq, ok bool) {
-	c.holes(func(h hole) bool {
-		s := MaxSeq(h.start, c.highRxt)
-		limit := h.lost
-		if !lostOnly {
-			if h.tail {
-				return false
-			}
-			limit = h.end
-		}
-		if s.LessThan(limit) {
-			start, end, ok = s, MinSeq(limit, s.Add(uint32(c.sndMSS))), true
-			return false
-		}
-		return true
-	})
-	return
-}
+func (c *Conn) pipe() int { return c.sb.pipe() }
 
 // onDuplicateAck counts a duplicate ACK (RFC 5681 section 2, or with SACK
 // any ACK that SACKs new data without moving SND.UNA, RFC 6675 section 2)
@@ -177,23 +91,33 @@ func (c *Conn) onDuplicateAck(ack Seq, now time.Time) {
 	// RFC 6582 section 3.2 step 2: not when the duplicates may be from
 	// before the last recovery or timeout.
 	if c.dupAcks >= dupThresh && c.dupAcksAboveRecover {
+		if c.sackOK {
+			if c.cfg.RACK {
+				return // RACK decides by time (RFC 8985 section 6)
+			}
+			if live := c.sb.live(); len(live) > 0 && !live[0].sacked && !live[0].retransmitted {
+				live[0].lost = true
+			}
+		}
 		c.enterRecovery(now)
 	}
 }
 
-// maybeEnterRecoveryBySACK is RFC 6675 section 5's other trigger: the
-// scoreboard already shows SND.UNA lost, whatever the count of duplicate
-// ACKs (several SACK blocks may arrive in fewer ACKs).
-func (c *Conn) maybeEnterRecoveryBySACK(now time.Time) {
-	if c.inRecovery || !c.sackOK || c.scoreboard.n == 0 || c.sndUna == c.sndMax || !c.sndUna.GreaterThan(c.recover) {
+// detectLosses marks lost segments after an ACK or a RACK timer, by RACK
+// (RFC 8985) or, with Config.RACK off, by RFC 6675's DupThresh, and starts
+// recovery when it found any (RFC 6675 section 5, RFC 8985 section 6.2
+// step 5).
+func (c *Conn) detectLosses(now time.Time) {
+	if !c.sackOK || c.sndUna == c.sndMax || !c.state.synchronized() {
 		return
 	}
-	lost := false
-	c.holes(func(h hole) bool {
-		lost = h.start == c.sndUna && h.lost != h.start
-		return false
-	})
-	if lost {
+	var lost bool
+	if c.cfg.RACK {
+		lost = c.rackDetectLoss(now)
+	} else {
+		lost = c.sb.markLostByDupThresh(c.sndMSS)
+	}
+	if lost && !c.inRecovery {
 		c.enterRecovery(now)
 	}
 }
@@ -206,12 +130,17 @@ func (c *Conn) enterRecovery(now time.Time) {
 	c.recover = c.sndMax // RecoveryPoint = HighData
 	c.stats.FastRetransmits++
 	c.rttTiming = false
+	c.tlpAt = time.Time{}
+	if c.rackRecoveries++; c.rackRecoveries >= rackPersistRounds {
+		c.rackReoWndMult, c.rackRecoveries = 1, 0 // RFC 8985 6.2 step 4
+	}
 	if c.sackOK {
 		c.cc.OnLoss(inFlight, now)
-		c.highRxt = c.sndUna
 		// Step 4.3: "retransmit the first data segment presumed dropped"
-		// whatever pipe says.
-		c.resendRange(c.sndUna, MinSeq(c.sndMax, c.sndUna.Add(uint32(c.sndMSS))), now)
+		// whatever pipe says; the recovery loop sends the rest.
+		if i := c.sb.firstLost(); i >= 0 {
+			c.resendRecord(i, now)
+		}
 		return
 	}
 	c.cc.OnLoss(inFlight, now)
@@ -254,15 +183,16 @@ func (c *Conn) onRecoveryAck(ack Seq, acked int, now time.Time) (grow bool) {
 
 // onTimeoutRecovery prepares the resend after a retransmission timeout.
 // Without SACK the sender goes back to SND.UNA and sends everything again
-// as the window allows. With SACK it stays at SND.MAX and treats every
-// unSACKed byte below it as lost, so the recovery loop resends only holes
-// (RFC 6675 section 5.1 keeps the scoreboard across the timeout).
+// as the window allows. With SACK it stays at SND.MAX and marks every
+// unSACKed segment lost (RFC 8985 section 6.3; RFC 6675 section 5.1 keeps
+// the scoreboard), so the recovery loop resends only holes.
 func (c *Conn) onTimeoutRecovery() {
 	c.dupAcks, c.inflation = 0, 0
 	c.recover = c.sndMax
+	c.tlpInFlight, c.tlpAt, c.rackAt = false, time.Time{}, time.Time{}
 	if c.sackOK {
 		c.inRecovery, c.rtoRecovery = true, true
-		c.highRxt = c.sndUna
+		c.sb.markAllLost()
 		return
 	}
 	c.inRecovery, c.rtoRecovery = false, false
@@ -270,22 +200,19 @@ func (c *Conn) onTimeoutRecovery() {
 }
 
 // sendInRecovery is the transmission loop of RFC 6675 section 5 step
-// (C): while cwnd - pipe >= 1 SMSS, send what NextSeg picks: a lost hole
-// (rule 1), else new data (rule 2), else another hole (rule 3).
+// (C): while cwnd - pipe >= 1 SMSS, send what NextSeg picks: a lost
+// segment (rule 1), else new data (rule 2). (Rule 3, resending segments
+// not yet known lost, is left to the tail loss probe.)
 func (c *Conn) sendInRecovery(now time.Time) {
 	pipe := c.pipe()
 	cwnd := c.cc.CongestionWindow()
 	for cwnd-pipe >= c.sndMSS {
-		if s, e, ok := c.nextHole(true); ok {
-			pipe += c.resendRange(s, e, now)
+		if i := c.sb.firstLost(); i >= 0 {
+			pipe += c.resendRecord(i, now)
 			continue
 		}
 		if n, ok := c.sendNewInRecovery(now); ok {
 			pipe += n
-			continue
-		}
-		if s, e, ok := c.nextHole(false); ok {
-			pipe += c.resendRange(s, e, now)
 			continue
 		}
 		break
@@ -319,30 +246,47 @@ func (c *Conn) sendNewInRecovery(now time.Time) (int, bool) {
 	return max(n, 1), true
 }
 
-// resendRange retransmits [start, end) (at most one SMSS of data, plus our
-// FIN if the range reaches it), advances HighRxt past it and returns the
-// sequence space sent.
-func (c *Conn) resendRange(start, end Seq, now time.Time) int {
+// resendRecord retransmits the scoreboard record at index i of live() (at
+// most one SMSS of it; a longer one is split), with our FIN if the record
+// holds it, and returns the sequence space sent.
+func (c *Conn) resendRecord(i int, now time.Time) int {
+	r := c.sb.live()[i]
+	if r.len() > c.sndMSS+1 {
+		c.sb.split(r.start.Add(uint32(c.sndMSS)))
+		r = c.sb.live()[i]
+	}
 	dataEnd := c.dataEnd()
 	n := 0
-	if start.LessThan(dataEnd) {
-		n = int(MinSeq(end, dataEnd).Sub(start))
+	if r.start.LessThan(dataEnd) {
+		n = int(MinSeq(r.end, dataEnd).Sub(r.start))
 	}
-	n = min(n, c.sndMSS)
 	flags := FlagACK
-	fin := c.finSent() && start.Add(uint32(n)) == dataEnd && end.GreaterThan(dataEnd)
-	if fin {
+	if r.end.GreaterThan(dataEnd) {
 		flags |= FlagFIN
 	}
-	if n == 0 && !fin {
-		c.highRxt = MaxSeq(c.highRxt, end)
-		return 0
+	c.sendRange(r.start, n, flags, now) // sendRange marks the record resent
+	return r.len()
+}
+
+// recordSent updates the scoreboard for [seq, end) sent at now: new
+// records beyond SND.MAX, a new send time and the retransmitted mark for
+// records below it.
+func (c *Conn) recordSent(seq, end Seq, now time.Time) {
+	if !c.sackOK || !c.state.synchronized() && c.state != SynReceived {
+		return
 	}
-	c.sendRange(start, n, flags, now)
-	sent := uint32(n)
-	if fin {
-		sent++
+	if seq.LessThan(c.sndMax) {
+		top := MinSeq(end, c.sndMax)
+		c.sb.split(seq)
+		c.sb.split(top)
+		if i := c.sb.find(seq); i >= 0 {
+			live := c.sb.live()
+			for ; i < len(live) && live[i].end.LessThanEq(top); i++ {
+				live[i].sentAt, live[i].retransmitted = now, true
+			}
+		}
 	}
-	c.highRxt = MaxSeq(c.highRxt, start.Add(sent))
-	return int(sent)
+	if end.GreaterThan(c.sndMax) {
+		c.sb.appendSent(MaxSeq(seq, c.sndMax), end, c.sndMSS, now)
+	}
 }

@@ -151,7 +151,9 @@ func retransmittedSeqs(segs []sentSegment, below Seq) []Seq {
 // the SACK scoreboard finds both, and nothing the peer SACKed is resent
 // (RFC 6675).
 func TestSACKRecoveryResendsOnlyHoles(t *testing.T) {
-	s := establishedWith(t, sackConfig(), Options{SACKPermitted: true})
+	cfg := sackConfig()
+	cfg.RACK = false // RFC 6675's DupThresh decides (rack_test.go has RACK)
+	s := establishedWith(t, cfg, Options{SACKPermitted: true})
 	s.c.Write(make([]byte, 8000), s.now)
 	if segs := s.take(); len(segs) != 8 {
 		t.Fatalf("sent %d segments", len(segs))
@@ -188,7 +190,9 @@ func TestSACKRecoveryResendsOnlyHoles(t *testing.T) {
 // TestSACKTimeoutSkipsSACKedData: after a retransmission timeout every
 // hole is resent as the window opens, but not the data the peer SACKed.
 func TestSACKTimeoutSkipsSACKedData(t *testing.T) {
-	s := establishedWith(t, sackConfig(), Options{SACKPermitted: true})
+	cfg := sackConfig()
+	cfg.RACK = false // no tail loss probe before the timeout
+	s := establishedWith(t, cfg, Options{SACKPermitted: true})
 	s.c.Write(make([]byte, 5000), s.now)
 	s.take()
 	s.sackAck(localISS+1, SACKBlock{localISS + 2001, localISS + 3001})

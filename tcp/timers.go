@@ -12,7 +12,7 @@ import "time"
 // if no timer is running.
 func (c *Conn) Deadline() (time.Time, bool) {
 	var d time.Time
-	for _, t := range [...]time.Time{c.rtxAt, c.persistAt, c.delAckAt, c.keepAliveAt, c.finWait2At, c.timeWaitAt} {
+	for _, t := range [...]time.Time{c.rtxAt, c.persistAt, c.delAckAt, c.keepAliveAt, c.finWait2At, c.timeWaitAt, c.rackAt, c.tlpAt} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -43,6 +43,12 @@ func (c *Conn) HandleTimer(now time.Time) {
 		if c.state == Closed {
 			return
 		}
+	}
+	if due(c.rackAt, now) {
+		c.onRACKTimeout(now)
+	}
+	if due(c.tlpAt, now) {
+		c.onTLPTimeout(now)
 	}
 	if due(c.persistAt, now) {
 		c.persistAt = time.Time{}
@@ -94,8 +100,8 @@ func (c *Conn) onRetransmitTimeout(now time.Time) {
 		if c.sackOK {
 			// Resend the first hole; the recovery loop sends the others
 			// as ACKs come back, skipping what the peer SACKed.
-			if s, e, ok := c.nextHole(true); ok {
-				c.resendRange(s, e, now)
+			if i := c.sb.firstLost(); i >= 0 {
+				c.resendRecord(i, now)
 			}
 			c.rtxAt = now.Add(c.rto)
 			return
@@ -131,6 +137,7 @@ func (c *Conn) onPersistTimeout(now time.Time) {
 	}
 	a, b := c.sendBuf.slices(int(c.sndNxt.Sub(c.sndBufSeq)), 1)
 	retrans := c.sndNxt.LessThan(c.sndMax)
+	c.recordSent(c.sndNxt, c.sndNxt.Add(1), now)
 	c.emit(c.sndNxt, FlagACK, Payload{First: a, Second: b}, retrans, now)
 	c.sndMax = MaxSeq(c.sndMax, c.sndNxt.Add(1))
 	c.persistAt = now.Add(c.persistInterval())

@@ -1,0 +1,175 @@
+package tcp
+
+import "time"
+
+// RACK-TLP (RFC 8985): loss detection by time rather than by counting.
+//
+// RACK ("recent acknowledgment"): when a segment is delivered (cumulatively
+// acknowledged or SACKed), every segment sent before it that is still
+// outstanding is lost once it has been out longer than the RTT of the
+// delivered one plus a reordering window. Unlike DupThresh this also finds
+// lost retransmissions and losses at the end of a short flight.
+//
+// TLP ("tail loss probe"): when nothing comes back for about two RTTs, send
+// one segment (new data, or the last one again) to draw an ACK whose SACK
+// blocks let RACK find the loss, instead of waiting for the
+// retransmission timeout.
+
+// Constants of RFC 8985.
+const (
+	rackReoWndMultMax = 16                     // section 6.2 step 4: reo_wnd_mult is capped
+	tlpMaxAckDelay    = 200 * time.Millisecond // section 7.2: WCDelAckT
+	tlpMinPTO         = 10 * time.Millisecond  // a floor under 2*SRTT on very short paths, as Linux
+	rackPersistRounds = 16                     // section 6.2 step 4: reo_wnd_mult resets after 16 recoveries
+)
+
+func (c *Conn) resetRACK() {
+	c.rackXmit, c.rackEnd, c.rackRTT = time.Time{}, 0, 0
+	c.rackReorderingSeen, c.rackReoWndMult, c.rackRecoveries = false, 1, 0
+	c.rackAt, c.tlpAt, c.tlpInFlight, c.tlpEnd = time.Time{}, time.Time{}, false, 0
+}
+
+// rackDelivered is RFC 8985 section 6.2 steps 2 and 3 for one segment the
+// peer now holds: remember the most recently sent delivered segment
+// (RACK.xmit_ts, RACK.end_seq) and its RTT, and notice reordering.
+func (c *Conn) rackDelivered(r *segRecord, now time.Time) {
+	rtt := now.Sub(r.sentAt)
+	// Step 2: an ACK for a retransmitted segment that comes sooner than
+	// the minimum RTT is for the original transmission: no sample.
+	if r.retransmitted && c.minRTT > 0 && rtt < c.minRTT {
+		return
+	}
+	// Step 3: a segment delivered below the highest one SACKed that was
+	// never retransmitted arrived out of order.
+	if !r.retransmitted {
+		if fack, ok := c.sb.highestSACKed(); ok && r.end.LessThan(fack) {
+			if !c.rackReorderingSeen {
+				c.stats.ReorderingSeen++
+			}
+			c.rackReorderingSeen = true
+		}
+	}
+	if c.rackXmit.IsZero() || r.sentAt.After(c.rackXmit) || (r.sentAt.Equal(c.rackXmit) && r.end.GreaterThan(c.rackEnd)) {
+		c.rackXmit, c.rackEnd, c.rackRTT = r.sentAt, r.end, rtt
+	}
+}
+
+// rackOnDSACK widens the reordering window after a D-SACK showed a
+// retransmission was spurious (section 6.2 step 4).
+func (c *Conn) rackOnDSACK() {
+	c.rackReorderingSeen = true
+	c.rackReoWndMult = min(c.rackReoWndMult+1, rackReoWndMultMax)
+	c.rackRecoveries = 0
+}
+
+// rackReoWnd is RACK.reo_wnd (section 6.2 step 4): zero while no
+// reordering has been seen and recovery is on or DupThresh segments are
+// SACKed (then RACK behaves like DupThresh), else min_RTT/4 times the
+// multiplier, at most SRTT.
+func (c *Conn) rackReoWnd() time.Duration {
+	if !c.rackReorderingSeen && (c.inRecovery || c.sb.sackedSegs >= dupThresh) {
+		return 0
+	}
+	w := c.minRTT / 4 * time.Duration(c.rackReoWndMult)
+	if c.hasRTT {
+		w = min(w, c.srtt)
+	}
+	return w
+}
+
+// rackDetectLoss is section 6.2 step 5: each outstanding segment sent
+// before RACK.xmit_ts is lost when RACK.rtt + RACK.reo_wnd has passed
+// since it was sent; for the others the reordering timer is armed for when
+// that will be. It reports whether it marked any segment lost.
+func (c *Conn) rackDetectLoss(now time.Time) bool {
+	if c.rackXmit.IsZero() {
+		return false
+	}
+	reo := c.rackReoWnd()
+	var wait time.Duration
+	marked := false
+	live := c.sb.live()
+	for i := range live {
+		r := &live[i]
+		if r.sacked || (r.lost && !r.retransmitted) {
+			continue
+		}
+		sentBefore := r.sentAt.Before(c.rackXmit) || (r.sentAt.Equal(c.rackXmit) && r.end.LessThan(c.rackEnd))
+		if !sentBefore {
+			continue
+		}
+		remaining := r.sentAt.Add(c.rackRTT + reo).Sub(now)
+		if remaining <= 0 {
+			r.lost, r.retransmitted = true, false
+			marked = true
+		} else {
+			wait = max(wait, remaining)
+		}
+	}
+	c.rackAt = time.Time{}
+	if wait > 0 {
+		c.rackAt = now.Add(wait)
+	}
+	return marked
+}
+
+// onRACKTimeout runs when the reordering timer fires (section 6.3).
+func (c *Conn) onRACKTimeout(now time.Time) {
+	c.rackAt = time.Time{}
+	c.detectLosses(now)
+}
+
+// armTLP schedules a tail loss probe (section 7.2) after data was sent or
+// an ACK arrived: PTO = 2*SRTT, plus the peer's worst-case delayed ACK when
+// only one segment is out, and never later than the retransmission timer.
+func (c *Conn) armTLP(now time.Time) {
+	c.tlpAt = time.Time{}
+	if !c.cfg.RACK || !c.sackOK || c.inRecovery || c.tlpInFlight || c.sndUna == c.sndMax ||
+		c.state != Established && c.state != CloseWait {
+		return
+	}
+	pto := time.Second
+	if c.hasRTT {
+		pto = max(2*c.srtt, tlpMinPTO)
+		if int(c.sndMax.Sub(c.sndUna)) <= c.sndMSS {
+			pto += tlpMaxAckDelay
+		}
+	}
+	at := now.Add(pto)
+	if !c.rtxAt.IsZero() && !at.Before(c.rtxAt) {
+		return // the retransmission timer comes first
+	}
+	c.tlpAt = at
+}
+
+// onTLPTimeout sends the probe (section 7.3): one new segment if the
+// windows allow, else the last segment sent again; then the
+// retransmission timer guards it.
+func (c *Conn) onTLPTimeout(now time.Time) {
+	c.tlpAt = time.Time{}
+	if c.sndUna == c.sndMax || c.inRecovery || !c.canSendData() {
+		return
+	}
+	c.stats.TailLossProbes++
+	pending := c.sendBuf.len() - int(c.sndNxt.Sub(c.sndBufSeq))
+	if pending > 0 && c.sndWnd-int(c.sndNxt.Sub(c.sndUna)) >= min(pending, c.sndMSS) {
+		n := min(pending, c.sndMSS)
+		flags := FlagACK
+		if n == pending {
+			flags |= FlagPSH
+			if c.finQueued {
+				flags |= FlagFIN
+			}
+		}
+		c.sendRange(c.sndNxt, n, flags, now)
+	} else if live := c.sb.live(); len(live) > 0 {
+		for i := len(live) - 1; i >= 0; i-- {
+			if !live[i].sacked {
+				c.resendRecord(i, now)
+				break
+			}
+		}
+	}
+	c.tlpInFlight, c.tlpEnd = true, c.sndMax
+	c.rtxAt = now.Add(c.rto)
+}

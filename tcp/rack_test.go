@@ -1,0 +1,125 @@
+package tcp
+
+import (
+	"testing"
+	"time"
+)
+
+// Step tests for RACK-TLP (RFC 8985). The handshake takes 10 ms, so the
+// RTT estimate (and RACK's min_RTT) is 10 ms.
+
+const rackRTT = 10 * time.Millisecond
+
+func establishedRACK(t *testing.T) *stepper {
+	t.Helper()
+	s := newStepper(t, sackConfig())
+	s.c.Connect(s.now)
+	s.take()
+	s.now = s.now.Add(rackRTT)
+	s.send(HeaderFields{Seq: remoteISS, Ack: localISS + 1, Flags: FlagSYN | FlagACK, Window: 60000,
+		Options: Options{HasMSS: true, MSS: 1000, SACKPermitted: true}}, "")
+	s.expectState(Established)
+	s.take()
+	if st := s.c.Stats(); st.SRTT != rackRTT || st.MinRTT != rackRTT {
+		t.Fatalf("RTT after the handshake: %+v", st)
+	}
+	return s
+}
+
+func resent(segs []sentSegment, seq Seq) int {
+	n := 0
+	for _, g := range segs {
+		if g.Seq == seq && len(g.Payload) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRACKReorderingWindow: one SACKed segment above a hole is not enough
+// at once; the hole is lost when RACK.rtt + reo_wnd (min_RTT/4) has passed,
+// and the reordering timer fires then.
+func TestRACKReorderingWindow(t *testing.T) {
+	s := establishedRACK(t)
+	s.c.Write(make([]byte, 4000), s.now)
+	s.take()
+	s.now = s.now.Add(rackRTT)
+	s.sackAck(localISS+1, SACKBlock{localISS + 1001, localISS + 2001})
+	if got := s.take(); resent(got, localISS+1) != 0 {
+		t.Fatalf("resent at once: %v", got)
+	}
+	if d := s.advanceToDeadline(); d != rackRTT/4 {
+		t.Fatalf("reordering timer after %v, want min_RTT/4 = %v", d, rackRTT/4)
+	}
+	if got := s.take(); resent(got, localISS+1) != 1 {
+		t.Fatalf("after the reordering window sent %v, want 1001 again", got)
+	}
+	if st := s.c.Stats(); st.FastRetransmits != 1 || st.Timeouts != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestRACKFindsLostRetransmission: a retransmission that is lost again is
+// found when data sent after it is delivered, without a timeout (what
+// DupThresh cannot do).
+func TestRACKFindsLostRetransmission(t *testing.T) {
+	s := establishedRACK(t)
+	s.c.Write(make([]byte, 10000), s.now)
+	if n := len(s.take()); n != 10 {
+		t.Fatalf("IW sent %d segments", n)
+	}
+	s.now = s.now.Add(rackRTT)
+	// Segment 1001 is lost; 2001..6001 are SACKed: RACK marks it lost.
+	s.sackAck(localISS+1, SACKBlock{localISS + 1001, localISS + 5001})
+	if got := s.take(); resent(got, localISS+1) != 1 {
+		t.Fatalf("first retransmission missing: %v", got)
+	}
+	// New data goes out once the rest of the flight is SACKed...
+	s.now = s.now.Add(2 * time.Millisecond)
+	s.c.Write(make([]byte, 4000), s.now)
+	s.sackAck(localISS+1, SACKBlock{localISS + 1001, localISS + 10001})
+	var newSeq Seq
+	for _, g := range s.take() {
+		if g.Seq.GreaterThanEq(localISS + 10001) {
+			newSeq = g.Seq
+		}
+	}
+	if newSeq == 0 {
+		t.Fatal("no new data sent in recovery")
+	}
+	// ... and its delivery, an RTT later, shows the retransmission of 1001
+	// (sent before it) was lost too.
+	s.now = s.now.Add(rackRTT)
+	s.sackAck(localISS+1, SACKBlock{localISS + 1001, newSeq.Add(1000)})
+	if got := s.take(); resent(got, localISS+1) != 1 {
+		t.Fatalf("lost retransmission not resent: %v", got)
+	}
+	if st := s.c.Stats(); st.Timeouts != 0 {
+		t.Fatalf("timeouts %d", st.Timeouts)
+	}
+}
+
+// TestTLPProbesTheTail: when the last segments of a flight are lost, no
+// ACK comes; after PTO = 2*SRTT a probe resends the last segment, and its
+// SACK lets RACK find the others, long before the 200 ms RTO.
+func TestTLPProbesTheTail(t *testing.T) {
+	s := establishedRACK(t)
+	s.c.Write(make([]byte, 3000), s.now)
+	s.take()
+	if d := s.advanceToDeadline(); d != 2*rackRTT {
+		t.Fatalf("probe after %v, want 2*SRTT", d)
+	}
+	got := s.take()
+	if len(got) != 1 || got[0].Seq != localISS+2001 {
+		t.Fatalf("probe %v, want the last segment 3001", got)
+	}
+	s.now = s.now.Add(rackRTT)
+	s.sackAck(localISS+1, SACKBlock{localISS + 2001, localISS + 3001})
+	got = s.take()
+	if resent(got, localISS+1) != 1 || resent(got, localISS+1001) != 1 {
+		t.Fatalf("after the probe's SACK sent %v, want 1001 and 2001", got)
+	}
+	if st := s.c.Stats(); st.TailLossProbes != 1 || st.Timeouts != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
