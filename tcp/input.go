@@ -614,7 +614,7 @@ func (c *Conn) handleNewAck(seg *Segment, now time.Time) {
 		c.stats.BytesAcked += int64(k)
 	}
 	if c.sackOK {
-		c.sb.dropBelow(ack, func(r *segRecord) { c.rackDelivered(r, now) })
+		c.scoreboardAck(ack, now)
 	}
 	c.sndUna = ack
 	if c.sndNxt.LessThan(ack) {

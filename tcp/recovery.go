@@ -68,7 +68,7 @@ func (c *Conn) takeSACKBlocks(seg *Segment, now time.Time) int {
 			continue
 		}
 		c.stats.SACKBlocksReceived++
-		added += c.sb.markSACKed(MaxSeq(b.Left, lowest), b.Right, func(r *segRecord) { c.rackDelivered(r, now) })
+		added += c.scoreboardSACK(MaxSeq(b.Left, lowest), b.Right, now)
 	}
 	return added
 }

@@ -17,6 +17,7 @@ import (
 // costs no buffer memory, and opening one does not zero half a megabyte.
 type ring struct {
 	buf   []byte // physical storage; len(buf) <= size, power of two or size
+	bufp  *[]byte // the pool's handle for buf, given back with it
 	size  int    // logical capacity
 	start int    // index of the first byte in buf
 	n     int    // bytes held
@@ -57,15 +58,16 @@ func (r *ring) writeAt(off int, p []byte) {
 // logical size), keeping every byte written so far, and starting at 0.
 func (r *ring) grow(need int) {
 	size := ringClassSize(need, r.size)
-	nb := getRingBuffer(size)
+	nbp := getRingBuffer(size)
+	nb := *nbp
 	if r.hi > 0 {
 		a, b := r.slices(0, min(r.hi, len(r.buf)))
 		copy(nb[copy(nb, a):], b)
 	}
-	if r.buf != nil {
-		putRingBuffer(r.buf)
+	if r.bufp != nil {
+		putRingBuffer(r.bufp)
 	}
-	r.buf, r.start = nb, 0
+	r.buf, r.bufp, r.start = nb, nbp, 0
 }
 
 // slices returns the n bytes at offset off from the start as two slices.
@@ -107,10 +109,10 @@ func (r *ring) consume(n int) {
 
 // release gives the buffer back; the ring keeps its logical size.
 func (r *ring) release() {
-	if r.buf != nil {
-		putRingBuffer(r.buf)
+	if r.bufp != nil {
+		putRingBuffer(r.bufp)
 	}
-	r.buf, r.start, r.n, r.hi = nil, 0, 0, 0
+	r.buf, r.bufp, r.start, r.n, r.hi = nil, nil, 0, 0, 0
 }
 
 // extend marks n more bytes after the end as held (they were written with
@@ -146,18 +148,21 @@ func ringClass(size int) int {
 	return bits.Len(uint(size/minRingBuffer)) - 1
 }
 
-func getRingBuffer(size int) []byte {
+// getRingBuffer returns a buffer of size bytes, with the handle that
+// putRingBuffer takes back (so that returning it allocates nothing).
+func getRingBuffer(size int) *[]byte {
 	if c := ringClass(size); c >= 0 {
 		if b, ok := ringPools[c].Get().(*[]byte); ok {
-			return *b
+			return b
 		}
 	}
-	return make([]byte, size)
+	b := make([]byte, size)
+	return &b
 }
 
-func putRingBuffer(b []byte) {
-	if c := ringClass(len(b)); c >= 0 {
-		ringPools[c].Put(&b)
+func putRingBuffer(b *[]byte) {
+	if c := ringClass(len(*b)); c >= 0 {
+		ringPools[c].Put(b)
 	}
 }
 

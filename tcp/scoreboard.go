@@ -109,9 +109,11 @@ func (l *sendLog) appendSent(start, end Seq, mss int, now time.Time) {
 	}
 }
 
-// dropBelow forgets the records below ack (cumulatively acknowledged),
-// calling delivered for each one that was not SACKed before.
-func (l *sendLog) dropBelow(ack Seq, delivered func(r *segRecord)) {
+// scoreboardAck forgets the records below ack (cumulatively
+// acknowledged), telling RACK about each one that was not SACKed before.
+// (A method of Conn rather than a callback, so that it does not allocate.)
+func (c *Conn) scoreboardAck(ack Seq, now time.Time) {
+	l := &c.sb
 	l.split(ack)
 	for l.head < len(l.recs) && l.recs[l.head].end.LessThanEq(ack) {
 		r := &l.recs[l.head]
@@ -119,7 +121,7 @@ func (l *sendLog) dropBelow(ack Seq, delivered func(r *segRecord)) {
 			l.sackedBytes -= r.len()
 			l.sackedSegs--
 		} else {
-			delivered(r)
+			c.rackDelivered(r, now)
 		}
 		l.head++
 	}
@@ -128,9 +130,10 @@ func (l *sendLog) dropBelow(ack Seq, delivered func(r *segRecord)) {
 	}
 }
 
-// markSACKed marks the records in [left, right) SACKed, calling delivered
-// for each newly SACKed one, and returns the bytes newly SACKed.
-func (l *sendLog) markSACKed(left, right Seq, delivered func(r *segRecord)) int {
+// scoreboardSACK marks the records in [left, right) SACKed, tells RACK
+// about each newly SACKed one, and returns the bytes newly SACKed.
+func (c *Conn) scoreboardSACK(left, right Seq, now time.Time) int {
+	l := &c.sb
 	l.split(left)
 	l.split(right)
 	i := l.find(left)
@@ -148,7 +151,7 @@ func (l *sendLog) markSACKed(left, right Seq, delivered func(r *segRecord)) int 
 		l.sackedBytes += r.len()
 		l.sackedSegs++
 		added += r.len()
-		delivered(r)
+		c.rackDelivered(r, now)
 	}
 	return added
 }
