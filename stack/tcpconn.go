@@ -61,6 +61,8 @@ func newTCPConnISS(s *Stack, id tcp.FourTuple, minISS *tcp.Seq) *TCPConn {
 	c.tcb = tcp.NewConn(s.tcpConfig(), id, iss, s.tcp)
 	c.tcb.SetObserver(c)
 	c.readDeadline.c, c.writeDeadline.c = c, c
+	c.readDeadline.wake = make(chan struct{}, 1)
+	c.writeDeadline.wake = make(chan struct{}, 1)
 	return c
 }
 
@@ -161,8 +163,16 @@ func (c *TCPConn) finish() {
 	c.t.unregister(c)
 }
 
-// wake releases every goroutine waiting for a change.
+// wake releases every goroutine waiting for a change: a token for the
+// reader and one for the writer (kept channels, so waking allocates
+// nothing), and a broadcast for anyone else.
 func (c *TCPConn) wake() {
+	for _, ch := range [2]chan struct{}{c.readDeadline.wake, c.writeDeadline.wake} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 	if c.waitCh != nil {
 		close(c.waitCh)
 		c.waitCh = nil
@@ -371,7 +381,11 @@ func (c *TCPConn) wait(d *deadline) error {
 	if d.expired() {
 		return os.ErrDeadlineExceeded
 	}
-	ch, dl := c.changed(), d.done()
+	var ch <-chan struct{} = d.wake
+	if d.wake == nil {
+		ch = c.changed()
+	}
+	dl := d.done()
 	c.mu.Unlock()
 	select {
 	case <-ch:
@@ -574,6 +588,10 @@ type deadline struct {
 	at    time.Time
 	timer clock.Timer
 	ch    chan struct{} // closed when the deadline passes; nil: no deadline
+	// wake holds a token when something changed since the Read or Write
+	// that waits on this deadline last looked (nil for Close's own
+	// deadline, which uses the broadcast channel).
+	wake chan struct{}
 }
 
 // set changes the deadline (c.mu held). A waiting Read or Write sees the
