@@ -16,12 +16,12 @@ import (
 // it fills, and gives its buffer back when it empties. An idle connection
 // costs no buffer memory, and opening one does not zero half a megabyte.
 type ring struct {
-	buf   []byte // physical storage; len(buf) <= size, power of two or size
+	buf   []byte  // physical storage; len(buf) <= size, power of two or size
 	bufp  *[]byte // the pool's handle for buf, given back with it
-	size  int    // logical capacity
-	start int    // index of the first byte in buf
-	n     int    // bytes held
-	hi    int    // bytes from start ever written (held or beyond: out-of-order data)
+	size  int     // logical capacity
+	start int     // index of the first byte in buf
+	n     int     // bytes held
+	hi    int     // bytes from start ever written (held or beyond: out-of-order data)
 }
 
 func newRing(size int) ring { return ring{size: max(size, 1)} }
