@@ -57,36 +57,14 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 // wrapping syscall.ECONNREFUSED), for the SYN retries to run out
 // (syscall.ETIMEDOUT) or for ctx to end.
 func (s *Stack) DialTCP(ctx context.Context, remote netip.AddrPort) (*TCPConn, error) {
-	raddr := net.TCPAddrFromAddrPort(remote)
-	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err} }
-	if !remote.Addr().Is4() || remote.Port() == 0 {
-		return nil, opErr(os.NewSyscallError("connect", syscall.EINVAL))
+	c, err := s.StartDialTCP(0, remote)
+	if err != nil {
+		return nil, err
 	}
-	select {
-	case <-s.closed:
-		return nil, opErr(net.ErrClosed)
-	default:
-	}
-	local := s.addrs4[0]
-	port := s.tcp.pickLocalPort(local, remote.Addr().As4(), remote.Port())
-	if port == 0 {
-		return nil, opErr(errAddrNotAvailable)
-	}
-	id := tcp.FourTuple{LocalAddr: local, RemoteAddr: remote.Addr().As4(), LocalPort: port, RemotePort: remote.Port()}
-	c := newTCPConn(s, id)
-	if !s.tcp.register(c) {
-		return nil, opErr(errAddrNotAvailable)
-	}
-	s.counters.tcp.activeOpens.inc()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.tcb.Connect(s.clock.Now()); err != nil {
-		c.afterEvent()
-		return nil, opErr(err)
-	}
-	c.afterEvent()
 	if err := c.waitEstablished(ctx); err != nil {
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Source: c.localAddr, Addr: raddr, Err: err}
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Source: c.localAddr, Addr: c.remoteAddr, Err: err}
 	}
 	return c, nil
 }

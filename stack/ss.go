@@ -19,12 +19,7 @@ type TCPConnInfo struct {
 // CLOSED (TIME-WAIT included), sorted by local and then remote address.
 // Listening sockets are not connections and are not listed.
 func (s *Stack) TCPConnections() []TCPConnInfo {
-	s.tcp.mu.RLock()
-	conns := make([]*TCPConn, 0, len(s.tcp.conns))
-	for _, c := range s.tcp.conns {
-		conns = append(conns, c)
-	}
-	s.tcp.mu.RUnlock()
+	conns := s.TCPConns()
 	infos := make([]TCPConnInfo, 0, len(conns))
 	for _, c := range conns {
 		st := c.Stats()
