@@ -167,7 +167,9 @@ func (l *Ladder) segmentLine(e *Event) {
 	if e.PayloadLen > 0 {
 		fmt.Fprintf(&seg, " len=%d", e.PayloadLen)
 	}
-	if e.Fields.Flags&tcp.FlagSYN != 0 || e.Fields.Window == 0 {
+	// The window on SYNs, and when it is zero (the receiver is full); a
+	// RST's window means nothing.
+	if e.Fields.Flags&tcp.FlagRST == 0 && (e.Fields.Flags&tcp.FlagSYN != 0 || e.Fields.Window == 0) {
 		fmt.Fprintf(&seg, " win=%d", e.Fields.Window)
 	}
 	if e.Summary != "" {
