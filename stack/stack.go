@@ -95,6 +95,15 @@ type Options struct {
 	// datagrams, 4 MiB in all and 1024 datagrams at once.
 	Reassembly ipv4.ReassemblyLimits
 
+	// DisableSYNCookies turns off SYN cookies (RFC 4987): a listener whose
+	// backlog is full then drops SYNs instead of answering them with a
+	// cookie (see TCPListener).
+	DisableSYNCookies bool
+	// MaxTCPConnections caps the TCP connections the stack holds at once,
+	// in every state; past it SYNs to listeners are refused with a RST.
+	// Default DefaultMaxTCPConnections.
+	MaxTCPConnections int
+
 	// Manual, when true, starts no pump: the caller feeds received packets
 	// through DeliverPackets itself. Tests and the packetdrill runner use
 	// this to step the stack deterministically.
@@ -194,6 +203,9 @@ func New(ep link.Endpoint, opts Options) (*Stack, error) {
 	}
 	if s.opts.ReadBatch <= 0 {
 		s.opts.ReadBatch = DefaultReadBatch
+	}
+	if s.opts.MaxTCPConnections <= 0 {
+		s.opts.MaxTCPConnections = DefaultMaxTCPConnections
 	}
 	if s.opts.UDPReceiveBuffer <= 0 {
 		s.opts.UDPReceiveBuffer = DefaultUDPReceiveBuffer

@@ -118,6 +118,13 @@ func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
 	if l == nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN && t.s.opts.TCPForwarder != nil {
 		return t.s.forwarder.handleSyn(id, seg)
 	}
+	// An ACK to a listener may complete a SYN cookie's handshake (RFC 4987,
+	// syncookie.go).
+	if l != nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagACK {
+		if reason, taken := l.handleCookieACK(id, seg); taken {
+			return reason
+		}
+	}
 	// RFC 9293 3.10.7.1, CLOSED state: "An incoming segment not containing
 	// a RST causes a RST to be sent in response."
 	t.sendReset(id, &seg)

@@ -18,8 +18,12 @@ const DefaultListenBacklog = 128
 // The listener is the LISTEN state of RFC 9293 seen from the application:
 // each SYN it accepts becomes a new connection in SYN-RECEIVED, and once the
 // three-way handshake completes that connection waits in the accept queue.
-// The backlog bounds both together; SYNs past it are dropped, and the
-// peer's SYN retransmission tries again later.
+// The backlog bounds both together. Once it is full, further SYNs are
+// answered with SYN cookies (RFC 4987, syncookie.go), which keep no state,
+// so a flood of SYNs from spoofed addresses cannot crowd out real clients;
+// with Options.DisableSYNCookies they are dropped, and the peer's SYN
+// retransmission tries again later. When the stack holds
+// Options.MaxTCPConnections connections, SYNs are refused with a RST.
 type TCPListener struct {
 	s    *Stack
 	key  listenKey
@@ -31,6 +35,8 @@ type TCPListener struct {
 	queue    chan *TCPConn         // established, waiting for Accept
 	closed   chan struct{}
 	isClosed bool
+
+	cookies *synCookies
 }
 
 // Listen announces on the local address. network must be "tcp" or "tcp4";
@@ -89,6 +95,7 @@ func (s *Stack) ListenTCP(addr netip.AddrPort, backlog int) (*TCPListener, error
 		children: make(map[*TCPConn]struct{}),
 		queue:    make(chan *TCPConn, backlog),
 		closed:   make(chan struct{}),
+		cookies:  newSYNCookies(),
 	}
 	t.listeners[key] = l
 	return l, nil
@@ -104,6 +111,10 @@ func (l *TCPListener) handleSyn(id tcp.FourTuple, syn tcp.Segment) DropReason {
 // whose initial sequence number must be at least minISS (0: no floor).
 func (l *TCPListener) handleSynISS(id tcp.FourTuple, syn tcp.Segment, minISS tcp.Seq) DropReason {
 	s := l.s
+	if s.tcp.connectionsFull() {
+		s.tcp.sendReset(id, &syn) // refused: the stack-wide cap
+		return DropTCPListenOverflow
+	}
 	l.mu.Lock()
 	if l.isClosed {
 		l.mu.Unlock()
@@ -111,7 +122,14 @@ func (l *TCPListener) handleSynISS(id tcp.FourTuple, syn tcp.Segment, minISS tcp
 		return DropTCPNoSocket
 	}
 	if len(l.children) >= l.backlog {
+		// The backlog is full. If that is half-open connections and the
+		// accept queue has room, answer with a cookie (RFC 4987 3.6).
+		cookie := !s.opts.DisableSYNCookies && len(l.queue) < cap(l.queue)
 		l.mu.Unlock()
+		if cookie {
+			l.sendCookie(id, &syn)
+			return DropNone
+		}
 		return DropTCPListenOverflow
 	}
 	var floor *tcp.Seq
@@ -143,7 +161,12 @@ func (l *TCPListener) enqueue(c *TCPConn) {
 	if l.isClosed {
 		return // Close aborts every child it knew of
 	}
-	l.queue <- c // never blocks: children, queued ones included, are at most backlog
+	select {
+	case l.queue <- c:
+	default:
+		// Full (a cookie connection raced another to the last place): it
+		// stays a child and is reset when the listener closes.
+	}
 }
 
 // forget drops a child that closed before it was accepted (c.mu may be

@@ -179,7 +179,7 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	// RFC 7323 section 5.4 recommends a random offset per connection for
 	// TSval; iss is already an unpredictable keyed hash (RFC 6528), so a
 	// mix of it serves.
-	c.tsOffset = uint32(iss)*0x9e3779b1 ^ 0x5bd1e995
+	c.tsOffset = tsOffsetFor(iss)
 }
 
 // SetObserver installs o (nil for none) to hear about transitions and
