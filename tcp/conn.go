@@ -116,6 +116,7 @@ type Conn struct {
 	// Acknowledgments (RFC 9293 3.8.6.3).
 	ackNow       bool // send an ACK before returning
 	unackedBytes int  // in-order bytes received since our last ACK
+	quickAcks    int  // segments still to ACK at once after a loss (quickAckSegments)
 
 	// Persist and keepalive.
 	persistBackoff  int

@@ -814,8 +814,10 @@ func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) bool {
 	off := int(seq.Sub(c.rcvNxt))
 	if off > 0 {
 		// Out of order: RFC 5681 4.2, "an immediate ACK SHOULD be sent when
-		// an out-of-order segment arrives".
+		// an out-of-order segment arrives". The sender is recovering from
+		// a loss: ACK the next segments at once too (quick ACKs).
 		c.ackNow = true
+		c.quickAcks = quickAckSegments
 		room := c.cfg.ReassemblyLimit - c.ooo.bytes
 		if room <= 0 {
 			c.stats.OutOfOrderDropped++
@@ -851,13 +853,24 @@ func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) bool {
 		}
 	}
 	c.unackedBytes += len(payload)
+	fullSized := c.cfg.MSS
+	if c.tsOK {
+		fullSized -= timestampsOptionLen // the peer's full segments carry TSopt
+	}
 	switch {
 	case filledHole:
 		// RFC 5681 4.2: ACK at once a segment that fills a hole.
 		c.ackNow = true
-	case c.cfg.DelayedAck <= 0 || c.unackedBytes >= 2*c.cfg.MSS:
+		c.quickAcks = quickAckSegments
+	case c.cfg.DelayedAck <= 0 || c.unackedBytes >= 2*fullSized:
 		// RFC 9293 3.8.6.3: "an ACK SHOULD be generated for at least every
 		// second full-sized segment".
+		c.ackNow = true
+	case c.quickAcks > 0:
+		// After a loss the sender's window is small and its loss
+		// detection (RACK, the tail loss probe) waits for ACKs: delaying
+		// them would stall it. Linux's quick-ACK mode does the same.
+		c.quickAcks--
 		c.ackNow = true
 	case c.delAckAt.IsZero():
 		c.delAckAt = now.Add(c.cfg.DelayedAck)

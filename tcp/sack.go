@@ -10,6 +10,11 @@ import "time"
 // negotiated: NOP, NOP, kind, length, TSval, TSecr.
 const timestampsOptionLen = 12
 
+// quickAckSegments is how many in-order segments are acknowledged at once,
+// without the delayed ACK, after out-of-order data arrived or a hole was
+// filled (Linux's TCP_MAX_QUICKACKS).
+const quickAckSegments = 16
+
 // pawsIdleLimit is RFC 7323 section 5.5's 24 days: after a connection has
 // been idle that long, the peer's timestamp clock may have wrapped past
 // TS.Recent, which is then no longer valid for PAWS.
