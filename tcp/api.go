@@ -28,6 +28,15 @@ type Config struct {
 	// and not yet read, plus out-of-order data. It bounds the advertised
 	// window. Allocated once. Default 256 KiB.
 	ReceiveBufferSize int
+	// ReceiveBufferMin turns on receive buffer auto-tuning (dynamic
+	// right-sizing, as Linux's tcp_moderate_rcvbuf): the window offered
+	// starts at this many bytes and doubles, up to ReceiveBufferSize,
+	// whenever the application reads more than half of it within one
+	// round-trip time, so that a fast reader on a long path gets the
+	// window it needs and a slow one does not make the peer fill memory
+	// it will not read soon. Zero or at least ReceiveBufferSize: no
+	// tuning, the whole buffer is offered. Default 64 KiB.
+	ReceiveBufferMin int
 	// ReassemblyLimit caps the bytes held out of order; segments beyond it
 	// are dropped (and retransmitted by the peer). Default: the receive
 	// buffer size. Zero means no out-of-order data is kept.
@@ -130,6 +139,7 @@ func DefaultConfig() Config {
 		MSS:               1460,
 		SendBufferSize:    256 << 10,
 		ReceiveBufferSize: 256 << 10,
+		ReceiveBufferMin:  64 << 10,
 		ReassemblyLimit:   256 << 10,
 		WindowScale:       true,
 		SACK:              true,
@@ -330,6 +340,7 @@ type Stats struct {
 	ReorderingSeen       int // SACKed or acknowledged data below a byte already SACKed (reordering, not loss)
 	PAWSRejected         int // segments dropped by PAWS (RFC 7323 5.3)
 	TailLossProbes       int // probes sent by TLP (RFC 8985 section 7)
+	ReceiveSpaceGrown    int // times receive auto-tuning doubled the window limit
 	ChallengeACKs        int // challenge ACKs sent (RFC 5961)
 	ChallengeACKsLimited int // challenge ACKs not sent for the rate limit
 	RSTsIgnored          int // RSTs out of the window or not at RCV.NXT (RFC 5961 3.2)
@@ -338,6 +349,7 @@ type Stats struct {
 	// Windows and negotiated options.
 	SendWindow       int // peer's advertised window, scaled
 	ReceiveWindow    int // our advertised window
+	ReceiveSpace     int // the window limit receive auto-tuning allows now
 	PeerMSS          int // from the peer's SYN (536 if absent)
 	SendMSS          int // min(PeerMSS, Config.MSS)
 	SendWindowShift  int // peer's window scale, -1 if not in use

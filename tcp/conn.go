@@ -118,6 +118,12 @@ type Conn struct {
 	unackedBytes int  // in-order bytes received since our last ACK
 	quickAcks    int  // segments still to ACK at once after a loss (quickAckSegments)
 
+	// Receive buffer auto-tuning (autotune.go).
+	rcvSpace      int       // bytes the window may cover, read or not
+	rcvCopied     int       // bytes the application read since rcvCopiedFrom
+	rcvCopiedFrom time.Time // start of the current measurement
+	rcvRTT        time.Duration
+
 	// Persist and keepalive.
 	persistBackoff  int
 	keepAliveProbes int
@@ -174,6 +180,7 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.cc = newCongestionControl(c.cfg.CongestionControl, c.sndMSS)
 	c.minRTT = 0
 	c.resetRecovery(iss)
+	c.resetReceiveSpace()
 	c.offerWS, c.wsNegotiated = c.cfg.WindowScale, false
 	c.sackOK, c.sackRecentN, c.dsackPending = false, 0, false
 	c.tsOK, c.tsRecent, c.tsRecentAt = false, 0, time.Time{}
@@ -350,6 +357,7 @@ func (c *Conn) Read(p []byte, now time.Time) (int, error) {
 		return 0, nil
 	}
 	n := c.recvBuf.read(p)
+	c.tuneReceiveSpace(n, now)
 	if c.canReceive() && c.windowWouldOpen() {
 		c.ackNow = true
 		c.transmit(now)
@@ -492,6 +500,7 @@ func (c *Conn) Stats() Stats {
 	}
 	s.SendWindow = c.sndWnd
 	s.ReceiveWindow = int(c.rcvRight.Sub(c.rcvNxt))
+	s.ReceiveSpace = c.rcvSpace
 	s.PeerMSS, s.SendMSS = c.peerMSS, c.sndMSS
 	s.SendWindowShift, s.RecvWindowShift = -1, -1
 	if c.wsEnabled() {

@@ -38,7 +38,12 @@ const (
 // window scaling and SACK). The window is unscaled, as in any SYN.
 func CookieSYNACK(cfg Config, syn *Segment, iss Seq, now time.Time) HeaderFields {
 	f := HeaderFields{SrcPort: syn.DstPort, DstPort: syn.SrcPort, Seq: iss, Ack: syn.Seq.Add(1),
-		Flags: FlagSYN | FlagACK, Window: uint16(min(cfg.ReceiveBufferSize, 0xffff))}
+		Flags: FlagSYN | FlagACK}
+	wnd := max(cfg.ReceiveBufferSize, 1)
+	if cfg.ReceiveBufferMin > 0 {
+		wnd = min(wnd, cfg.ReceiveBufferMin) // as the Conn's auto-tuning will start
+	}
+	f.Window = uint16(min(wnd, 0xffff))
 	f.Options.HasMSS, f.Options.MSS = true, uint16(min(max(cfg.MSS, 64), 0xffff))
 	if !cfg.Timestamps || !syn.Options.HasTimestamps {
 		return f
@@ -128,7 +133,7 @@ func NewConnFromCookie(cfg Config, id FourTuple, ack Segment, opts CookieOptions
 	c.lastAckSent = c.rcvNxt
 	c.cc = newCongestionControl(c.cfg.CongestionControl, c.sndMSS)
 	c.resetRecovery(c.iss)
-	c.rcvRight = c.rcvNxt.Add(uint32(min(c.recvBuf.free(), 0xffff)))
+	c.rcvRight = c.rcvNxt.Add(uint32(min(c.receiveSpace(), 0xffff)))
 	c.sndWl1 = c.irs
 	c.sndWl2 = c.iss
 	return c

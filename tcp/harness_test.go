@@ -97,6 +97,7 @@ func testConfig() Config {
 	// The classic tests below check RFC 5681/6582 behaviour segment by
 	// segment; SACK, timestamps and CUBIC have their own tests.
 	cfg.SACK, cfg.Timestamps = false, false
+	cfg.ReceiveBufferMin = 0 // the whole buffer offered: no auto-tuning
 	cfg.CongestionControl = "newreno"
 	return cfg
 }

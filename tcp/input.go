@@ -111,7 +111,7 @@ func (c *Conn) takeSynOptions(seg *Segment, now time.Time) {
 	c.cc = newCongestionControl(c.cfg.CongestionControl, c.sndMSS)
 	c.resetRecovery(c.iss)
 	// Our first window: the SYN or SYN+ACK carries it unscaled.
-	c.rcvRight = c.rcvNxt.Add(uint32(min(c.recvBuf.free(), 0xffff)))
+	c.rcvRight = c.rcvNxt.Add(uint32(min(c.receiveSpace(), 0xffff)))
 }
 
 // segmentInSynSent is RFC 9293 3.10.7.3, the active side of the handshake:
@@ -271,6 +271,7 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		return
 	}
 	c.lastHeard = now
+	c.noteReceiveRTT(seg, now)
 	// RFC 7323 section 4.3 (R3): "If SEG.TSval >= TS.Recent and SEG.SEQ =<
 	// Last.ACK.sent, then SEG.TSval is copied to TS.Recent" - only a
 	// segment that covers the left edge of the window we acknowledged, so

@@ -207,7 +207,7 @@ func (c *Conn) persistInterval() time.Duration {
 // "shrinking the window is strongly discouraged").
 func (c *Conn) windowToAdvertise() uint16 {
 	if c.windowWouldOpen() {
-		potential := min(c.recvBuf.free(), 0xffff<<c.rcvShift)
+		potential := min(c.receiveSpace(), 0xffff<<c.rcvShift)
 		potential = potential >> c.rcvShift << c.rcvShift
 		c.rcvRight = MaxSeq(c.rcvRight, c.rcvNxt.Add(uint32(potential)))
 	}
@@ -221,7 +221,7 @@ func (c *Conn) windowWouldOpen() bool {
 		return false
 	}
 	cur := int(c.rcvRight.Sub(c.rcvNxt))
-	potential := min(c.recvBuf.free(), 0xffff<<c.rcvShift)
+	potential := min(c.receiveSpace(), 0xffff<<c.rcvShift)
 	threshold := min(c.recvBuf.cap()/2, c.cfg.MSS)
 	// RFC 9293 3.8.6.2.2 asks for an update once the window can grow by
 	// min(RCV.BUFF/2, MSS). While the window offered is still large, the
@@ -246,7 +246,7 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 		// window scale; a SYN+ACK carries window scale only if the peer's
 		// SYN did.
 		if c.state == SynSent {
-			f.Window = uint16(min(c.recvBuf.free(), 0xffff))
+			f.Window = uint16(min(c.receiveSpace(), 0xffff))
 		} else {
 			f.Window = uint16(c.rcvRight.Sub(c.rcvNxt))
 		}

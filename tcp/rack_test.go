@@ -123,3 +123,56 @@ func TestTLPProbesTheTail(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestReceiveAutoTuning: the window offered starts at ReceiveBufferMin
+// and doubles, up to ReceiveBufferSize, when the application reads more
+// than half of it within an RTT; a slow reader keeps it small.
+func TestReceiveAutoTuning(t *testing.T) {
+	cfg := testConfig()
+	cfg.WindowScale = true
+	cfg.ReceiveBufferSize, cfg.ReceiveBufferMin = 256<<10, 16<<10
+	s := newStepper(t, cfg)
+	s.c.Connect(s.now)
+	s.take()
+	s.now = s.now.Add(rackRTT)
+	s.send(HeaderFields{Seq: remoteISS, Ack: localISS + 1, Flags: FlagSYN | FlagACK, Window: 60000,
+		Options: Options{HasMSS: true, MSS: 1000, HasWindowScale: true, WindowScale: 0}}, "")
+	s.take()
+	if st := s.c.Stats(); st.ReceiveSpace != 16<<10 || st.ReceiveWindow > 16<<10 {
+		t.Fatalf("initial space %d window %d", st.ReceiveSpace, st.ReceiveWindow)
+	}
+	seq := remoteISS + 1
+	buf := make([]byte, 64<<10)
+	// A fast reader: each RTT the peer fills the window and the
+	// application reads it all.
+	for range 8 {
+		w := s.c.Stats().ReceiveWindow
+		for sent := 0; sent < w; sent += 1000 {
+			n := min(1000, w-sent)
+			s.send(HeaderFields{Seq: seq, Ack: localISS + 1, Flags: FlagACK, Window: 60000}, string(make([]byte, n)))
+			seq = seq.Add(uint32(n))
+		}
+		s.now = s.now.Add(rackRTT)
+		for {
+			n, _ := s.c.Read(buf, s.now)
+			if n == 0 {
+				break
+			}
+		}
+		s.take()
+	}
+	st := s.c.Stats()
+	if st.ReceiveSpace != 256<<10 || st.ReceiveSpaceGrown < 2 {
+		t.Fatalf("fast reader: space %d after %d doublings, want the 256 KiB maximum", st.ReceiveSpace, st.ReceiveSpaceGrown)
+	}
+
+	// A reader that never reads: the space stays where it started.
+	slow := establishedWith(t, cfg, Options{HasWindowScale: true})
+	for i := range 10 {
+		slow.now = slow.now.Add(rackRTT)
+		slow.send(HeaderFields{Seq: remoteISS + 1 + Seq(1000*i), Ack: localISS + 1, Flags: FlagACK, Window: 60000}, string(make([]byte, 1000)))
+	}
+	if st := slow.c.Stats(); st.ReceiveSpace != 16<<10 {
+		t.Fatalf("slow reader: space grew to %d", st.ReceiveSpace)
+	}
+}
