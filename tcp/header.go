@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
+
+	"github.com/tundra-net/tundra/ipv4"
 )
 
 // ProtocolNumber is TCP's number in the IPv4 protocol field (RFC 9293
@@ -176,8 +178,7 @@ func (h Header) ChecksumValid(src, dst [4]byte) bool {
 	if h.b == nil {
 		return false
 	}
-	acc := pseudoHeaderAdd(0, src, dst, len(h.b))
-	return checksumFold(checksumAdd(acc, h.b)) == 0xffff
+	return ipv4.Fold(ipv4.Checksum(h.b, pseudoHeaderSum(src, dst, len(h.b)))) == 0
 }
 
 // HeaderFields holds the values of a TCP header to build: the builder that
@@ -233,20 +234,19 @@ func Checksum(src, dst [4]byte, parts ...[]byte) uint16 {
 	for _, p := range parts {
 		total += len(p)
 	}
-	acc := pseudoHeaderAdd(0, src, dst, total)
+	acc := pseudoHeaderSum(src, dst, total)
 	odd := false
 	for _, p := range parts {
 		if !odd {
-			acc = checksumAdd(acc, p)
+			acc = ipv4.Checksum(p, acc)
 		} else {
-			s := checksumFold(checksumAdd(0, p))
-			acc += uint64(s>>8 | s<<8)
+			acc = ipv4.Combine(acc, ipv4.Checksum(p, 0), 1) // p starts mid-word
 		}
 		if len(p)%2 == 1 {
 			odd = !odd
 		}
 	}
-	return ^checksumFold(acc)
+	return ipv4.Fold(acc)
 }
 
 // SetChecksum computes the checksum of the contiguous segment seg (header
@@ -265,5 +265,5 @@ func SetChecksum(seg []byte, src, dst [4]byte) {
 // leaves in the checksum field when checksum offload finishes the job
 // (link.Offload.NeedsChecksum).
 func PseudoHeaderChecksum(src, dst [4]byte, tcpLength int) uint16 {
-	return checksumFold(pseudoHeaderAdd(0, src, dst, tcpLength))
+	return uint16(pseudoHeaderSum(src, dst, tcpLength))
 }
