@@ -59,13 +59,18 @@
 //     by a fixed table of ranges (ring.go), up to Config.ReassemblyLimit
 //     bytes, and reported to the peer in SACK blocks, most recent first
 //     (sack.go). The advertised window follows receiver SWS avoidance and
-//     never shrinks.
+//     never shrinks; auto-tuning (autotune.go) lets it grow from
+//     Config.ReceiveBufferMin to ReceiveBufferSize as fast as the
+//     application reads.
 //   - Timestamps (RFC 7323, sack.go and input.go): an RTT sample from
 //     every ACK, and PAWS, which drops old duplicates whose sequence
 //     numbers look new.
 //   - Attacks. RFC 5961: a RST must hit RCV.NXT exactly, other in-window
 //     RSTs and any SYN draw a rate-limited challenge ACK, and ACKs far
 //     below SND.UNA are dropped (Config.DisableRFC5961 restores RFC 793).
+//     Under a SYN flood the stack answers with SYN cookies (RFC 4987):
+//     CookieSYNACK builds the stateless SYN+ACK, NewConnFromCookie the
+//     connection its ACK completes (cookie.go).
 //   - Closing. Close and Shutdown (conn.go) queue our FIN; the FIN-WAIT,
 //     CLOSING, LAST-ACK and TIME-WAIT states are handled in processAck and
 //     processTextAndFIN (input.go). Abort sends a RST.
