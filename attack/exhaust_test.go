@@ -1,0 +1,353 @@
+//go:build linux
+
+package attack
+
+import (
+	"bufio"
+	"bytes"
+	cryptotls "crypto/tls"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// readAllFor reads c until EOF, an error or d, and returns what came and
+// whether the peer closed (EOF or a reset) within d.
+func readAllFor(c net.Conn, d time.Duration) ([]byte, bool) {
+	c.SetReadDeadline(time.Now().Add(d))
+	var buf bytes.Buffer
+	_, err := io.Copy(&buf, c)
+	var ne net.Error
+	timedOut := errors.As(err, &ne) && ne.Timeout()
+	return buf.Bytes(), !timedOut
+}
+
+// TestOversizedHeads sends request heads past each of the strict HTTP
+// server's limits: a request line over MaxStartLineBytes gets 414 (RFC 9112
+// section 3), a head over MaxHeaderBytes and more field lines than
+// MaxHeaderCount get 431 (RFC 6585 section 5); each response is followed
+// by a close. Ten of each run at once, and a normal request succeeds
+// meanwhile.
+func TestOversizedHeads(t *testing.T) {
+	e := newEnv(t)
+	addr := fmt.Sprintf("%s:%d", stackAddr, strictHTTPPort)
+	var manyFields strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&manyFields, "X-F%d: v\r\n", i)
+	}
+	cases := []struct {
+		name, request, status string
+	}{
+		{"long request line", "GET /" + strings.Repeat("a", 2*strictMaxStartLine) + " HTTP/1.1\r\nHost: x\r\n\r\n", "414"},
+		{"huge header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 2*strictMaxHeaderBytes) + "\r\n\r\n", "431"},
+		{"many header lines", "GET / HTTP/1.1\r\nHost: x\r\n" + manyFields.String() + "\r\n", "431"},
+		{"endless header, no line end", "GET / HTTP/1.1\r\nX: " + strings.Repeat("c", 64<<10), "431"},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for _, c := range cases {
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn, err := e.dial(addr, 5*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer conn.Close()
+				go conn.Write([]byte(c.request)) // the server may close before it has all
+				resp, closed := readAllFor(conn, 5*time.Second)
+				if !bytes.HasPrefix(resp, []byte("HTTP/1.1 "+c.status)) {
+					errs <- fmt.Errorf("%s: response %.60q, want %s", c.name, resp, c.status)
+				} else if !closed {
+					errs <- fmt.Errorf("%s: %s sent but the connection stayed open", c.name, c.status)
+				}
+			}()
+		}
+	}
+	if err := e.get("http://" + addr + "/"); err != nil {
+		t.Errorf("a normal request during the attack: %v", err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	e.checkRecovered(20 * time.Second)
+}
+
+// Slowloris bounds: connections, the interval between bytes, and how long
+// each connection keeps trying.
+const (
+	slowlorisConns    = 100
+	slowlorisInterval = 300 * time.Millisecond
+	slowlorisMax      = 8 * time.Second
+)
+
+// TestSlowloris opens slowlorisConns connections to the strict server,
+// each sending a request head one byte every slowlorisInterval and never
+// finishing it. The read-header timeout (1 s here; http.Server
+// ReadHeaderTimeout, from the head's first byte) must close every one of
+// them well before slowlorisMax, while normal requests keep succeeding.
+func TestSlowloris(t *testing.T) {
+	e := newEnv(t)
+	addr := fmt.Sprintf("%s:%d", stackAddr, strictHTTPPort)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var lifetimes []time.Duration
+	var survivors int
+	for range slowlorisConns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := e.dial(addr, 5*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			start := time.Now()
+			head := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("z", 1000)
+			closed := false
+			for i := 0; i < len(head) && time.Since(start) < slowlorisMax; i++ {
+				if _, err := conn.Write([]byte{head[i]}); err != nil {
+					closed = true
+					break
+				}
+				conn.SetReadDeadline(time.Now().Add(slowlorisInterval))
+				var one [512]byte
+				if _, err := conn.Read(one[:]); err != nil {
+					var ne net.Error
+					if !errors.As(err, &ne) || !ne.Timeout() {
+						closed = true
+						break
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if closed {
+				lifetimes = append(lifetimes, time.Since(start))
+			} else {
+				survivors++
+			}
+		}()
+	}
+	// Normal clients during the attack.
+	time.Sleep(500 * time.Millisecond)
+	for range 5 {
+		if err := e.get("http://" + addr + "/"); err != nil {
+			t.Errorf("a normal request during slowloris: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	wg.Wait()
+	if survivors > 0 {
+		t.Errorf("%d of %d slowloris connections still open after %v", survivors, slowlorisConns, slowlorisMax)
+	}
+	var longest time.Duration
+	for _, l := range lifetimes {
+		longest = max(longest, l)
+	}
+	t.Logf("%d slowloris connections closed by the server, the longest after %v (read-header timeout %v)",
+		len(lifetimes), longest.Round(10*time.Millisecond), strictReadHeaderTimeout)
+	if longest > strictReadHeaderTimeout+2*time.Second {
+		t.Errorf("a slowloris connection lived %v, read-header timeout %v", longest, strictReadHeaderTimeout)
+	}
+	e.checkRecovered(20 * time.Second)
+}
+
+// clientHello returns the first TLS record a crypto/tls client sends: a
+// complete ClientHello.
+func clientHello(t *testing.T) []byte {
+	a, b := net.Pipe()
+	go func() {
+		cryptotls.Client(a, &cryptotls.Config{ServerName: stackAddr}).Handshake()
+		a.Close()
+	}()
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(b, hdr); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(b, body); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	return append(hdr, body...)
+}
+
+// TestTLSGarbage sends garbage to the strict HTTPS server, ten connections
+// of each kind at once: random bytes; a ClientHello cut in half and then
+// silence; a record header announcing 65535 bytes (past TLS's 2^14 + 256
+// limit, RFC 8446 section 5.1); a valid ClientHello followed by garbage
+// instead of the rest of the handshake. The server must close each
+// (at once, or at the read-header timeout for the ones that go silent),
+// stay up, and complete real handshakes meanwhile.
+func TestTLSGarbage(t *testing.T) {
+	e := newEnv(t)
+	addr := fmt.Sprintf("%s:%d", stackAddr, strictHTTPSPort)
+	hello := clientHello(t)
+	random := make([]byte, 4096)
+	rand.Read(random)
+	cases := []struct {
+		name string
+		data []byte
+	}{
+		{"random bytes", random},
+		{"truncated ClientHello", hello[:len(hello)/2]},
+		{"record length 65535", append([]byte{0x16, 0x03, 0x01, 0xff, 0xff}, random[:1000]...)},
+		{"ClientHello then garbage", append(bytes.Clone(hello), random[:600]...)},
+		{"HTTP to the TLS port", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for _, c := range cases {
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn, err := e.dial(addr, 5*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer conn.Close()
+				start := time.Now()
+				go conn.Write(c.data)
+				if _, closed := readAllFor(conn, strictReadHeaderTimeout+3*time.Second); !closed {
+					errs <- fmt.Errorf("%s: connection still open after %v", c.name, time.Since(start).Round(time.Millisecond))
+				}
+			}()
+		}
+	}
+	for range 5 {
+		if err := e.get("https://" + addr + "/"); err != nil {
+			t.Errorf("a real TLS client during the attack: %v", err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	e.checkRecovered(20 * time.Second)
+}
+
+// TestListenBacklogFull opens a listener with a backlog of 4 that never
+// accepts and connects 12 kernel clients to it. The backlog holds 4; what
+// the stack does with the rest (SYN cookies, RFC 4987 3.6, or dropped SYNs)
+// must be bounded: the stack never holds more than the backlog for the
+// listener, every client either connects or fails within its timeout, and
+// once the listener closes every queued connection is reset and the stack
+// returns to its baseline.
+func TestListenBacklogFull(t *testing.T) {
+	e := newEnv(t)
+	const backlog, clients = 4, 12
+	l, err := e.st.ListenTCP(netip.MustParseAddrPort("0.0.0.0:9999"), backlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := e.st.ConnectionCount()
+	var conns []net.Conn
+	var failed int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := e.dial(stackAddr+":9999", 2*time.Second)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed++
+				return
+			}
+			conns = append(conns, c)
+		}()
+	}
+	wg.Wait()
+	held := e.st.ConnectionCount() - base
+	t.Logf("%d clients: %d connected (kernel view), %d failed; the stack holds %d", clients, len(conns), failed, held)
+	if held > backlog {
+		t.Errorf("listener with backlog %d holds %d connections", backlog, held)
+	}
+	// A client past the backlog that believes it is connected must learn
+	// otherwise once it sends (RST), or find its data unacknowledged.
+	l.Close()
+	for _, c := range conns {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte("hello"))
+		if _, err := bufio.NewReader(c).ReadByte(); err == nil {
+			t.Error("a connection to a closed listener delivered data")
+		}
+		c.Close()
+	}
+	e.checkRecovered(20 * time.Second)
+}
+
+// udpFloodDatagrams bounds TestUDPQueueFull.
+const udpFloodDatagrams = 5000
+
+// TestUDPQueueFull sends udpFloodDatagrams datagrams to a UDP socket that
+// is not read: the socket queues at most UDPReceiveQueueLength (1024) and
+// UDPReceiveBuffer bytes, the rest are dropped and counted, and the
+// datagrams that were queued are read back intact.
+func TestUDPQueueFull(t *testing.T) {
+	e := newEnv(t)
+	u, err := e.st.ListenUDP(netip.MustParseAddrPort("0.0.0.0:5353"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	before := e.st.Stats()
+	err = e.ns.Do(func() error {
+		c, err := net.Dial("udp", stackAddr+":5353")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		msg := make([]byte, 100)
+		for i := range udpFloodDatagrams {
+			msg[0], msg[1] = byte(i>>8), byte(i)
+			c.Write(msg)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	after := e.st.Stats()
+	queued := 0
+	buf := make([]byte, 2000)
+	for {
+		u.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, _, err := u.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		if n != 100 {
+			t.Fatalf("datagram of %d bytes, want 100", n)
+		}
+		queued++
+	}
+	dropped := after.UDP.RcvbufErrors - before.UDP.RcvbufErrors
+	t.Logf("%d datagrams sent: %d queued and read, %d dropped for the queue (RcvbufErrors)", udpFloodDatagrams, queued, dropped)
+	if queued > 1024 {
+		t.Errorf("%d datagrams queued, limit 1024", queued)
+	}
+	if dropped == 0 {
+		t.Error("no datagram counted as dropped")
+	}
+	e.checkRecovered(10 * time.Second)
+}
