@@ -73,7 +73,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tundra demo: %v\n(try: sudo go run ./cmd/tundra demo)\n", err)
 		return 1
 	}
-	for _, tool := range []struct{ name, pkg string }{{"ping", "iputils-ping"}, {"curl", "curl"}, {"bash", "bash"}} {
+	for _, tool := range []struct{ name, pkg string }{{"curl", "curl"}, {"bash", "bash"}} {
 		if _, err := exec.LookPath(tool.name); err != nil {
 			fmt.Fprintf(stderr, "tundra demo: the kernel's side runs %s, which is not installed (apt-get install %s)\n", tool.name, tool.pkg)
 			return 1
@@ -145,9 +145,15 @@ func (d *demo) run(ctx context.Context) error {
 		d.path(demoCaptureFile), d.path(demoKeyLogFile), d.path(demoCAFile))
 
 	d.step("the kernel pings tundra: ping -c %d %s", d.opts.count, demoStackAddr)
-	cmd := ns.Command(ctx, "ping", "-c", fmt.Sprint(d.opts.count), "-i", "0.2", "-W", "2", demoStackAddr)
-	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
-	if err := cmd.Run(); err != nil {
+	if _, err := exec.LookPath("ping"); err == nil {
+		cmd := ns.Command(ctx, "ping", "-c", fmt.Sprint(d.opts.count), "-i", "0.2", "-W", "2", demoStackAddr)
+		cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+	} else if err := kernelPing(ctx, ns, demoStackAddr, d.opts.count, 200*time.Millisecond, d.stdout); err != nil {
+		// A fresh machine has no iputils-ping: the kernel's side pings
+		// through a raw ICMP socket of ours instead.
 		return fmt.Errorf("ping: %w", err)
 	}
 
