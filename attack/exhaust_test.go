@@ -5,8 +5,8 @@ package attack
 import (
 	"bufio"
 	"bytes"
-	cryptotls "crypto/tls"
 	"crypto/rand"
+	cryptotls "crypto/tls"
 	"errors"
 	"fmt"
 	"io"
