@@ -54,7 +54,7 @@ func tshark(t *testing.T, args ...string) string {
 }
 
 func TestDemoEndToEnd(t *testing.T) {
-	needDemoTools(t, "curl", "ping", "tshark")
+	needDemoTools(t, "curl", "tshark")
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -126,7 +126,7 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 }
 
 func TestDemoInterruptedCleansUp(t *testing.T) {
-	needDemoTools(t, "ping")
+	needDemoTools(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	interrupt, stop := context.WithCancel(ctx)
