@@ -113,14 +113,25 @@ func newPlainEnv(t *testing.T) *env {
 
 func newEnvTUN(t *testing.T, opts tun.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opts, nil)
+}
+
+// newEnvWith is newEnv on a TUN opened with opts, and with change, if not
+// nil, applied to the stack's options first.
+func newEnvWith(t *testing.T, opts tun.Options, change func(*stack.Options)) *env {
+	t.Helper()
 	needRoot(t)
 	ns := netnstest.New(t)
 	ep := ns.OpenTUN("", opts)
-	st, err := stack.New(ep, stack.Options{
+	sopts := stack.Options{
 		Addresses:  []netip.Addr{netip.MustParseAddr(stackAddr)},
 		TCP:        envTCPConfig(),
 		Reassembly: ipv4.ReassemblyLimits{Timeout: 2 * time.Second},
-	})
+	}
+	if change != nil {
+		change(&sopts)
+	}
+	st, err := stack.New(ep, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}

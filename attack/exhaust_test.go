@@ -14,8 +14,12 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tundra-net/tundra/link/tun"
+	"github.com/tundra-net/tundra/stack"
 )
 
 // readAllFor reads c until EOF, an error or d, and returns what came and
@@ -350,4 +354,49 @@ func TestUDPQueueFull(t *testing.T) {
 		t.Error("no datagram counted as dropped")
 	}
 	e.checkRecovered(10 * time.Second)
+}
+
+// TestMaxTCPConnections caps the stack at maxConns TCP connections
+// (Options.MaxTCPConnections, in every state) and opens twice as many
+// kernel connections to the echo service, all kept open: the first ones
+// connect and echo, the rest are refused at once with a RST (the kernel's
+// "connection refused"), never left hanging; when the held ones close, new
+// connections are accepted again.
+func TestMaxTCPConnections(t *testing.T) {
+	const maxConns = 16
+	e := newEnvWith(t, tun.Options{}, func(o *stack.Options) { o.MaxTCPConnections = maxConns })
+	var held []net.Conn
+	var refused int
+	for range 2 * maxConns {
+		c, err := e.dial(stackAddr+":7", 3*time.Second)
+		if err != nil {
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("a connection past the cap failed with %v, want connection refused", err)
+			}
+			refused++
+			continue
+		}
+		// The kernel's connect returns on the SYN+ACK; a connection the
+		// stack took must echo.
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
+			t.Fatalf("connection %d: echo %q, %v", len(held), got, err)
+		}
+		held = append(held, c)
+	}
+	t.Logf("cap %d: %d connections held, %d refused; the stack holds %d", maxConns, len(held), refused, e.st.ConnectionCount())
+	if len(held) > maxConns || e.st.ConnectionCount() > maxConns {
+		t.Errorf("%d connections held with a cap of %d", len(held), maxConns)
+	}
+	if refused == 0 {
+		t.Error("no connection refused past the cap")
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	e.checkRecovered(20 * time.Second)
 }
