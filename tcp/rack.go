@@ -85,6 +85,12 @@ func (c *Conn) rackDetectLoss(now time.Time) bool {
 	if c.rackXmit.IsZero() {
 		return false
 	}
+	if c.sb.sackedSegs == 0 && !c.inRecovery {
+		// Only cumulative ACKs so far: everything still out was sent
+		// after what was delivered, nothing can be lost by time yet.
+		c.rackAt = time.Time{}
+		return false
+	}
 	reo := c.rackReoWnd()
 	var wait time.Duration
 	marked := false
