@@ -238,6 +238,27 @@ func (s *Stack) Clock() clock.Clock { return s.clock }
 // MTU returns the link's MTU.
 func (s *Stack) MTU() int { return s.ep.MTU() }
 
+// Done returns a channel that is closed when the pump stops reading the
+// link: after Close, or when the link fails (Err says why). A Manual stack's
+// channel is closed from the start.
+func (s *Stack) Done() <-chan struct{} { return s.pumpDone }
+
+// Err returns why the pump stopped, once Done is closed: nil after Close,
+// the link's error otherwise.
+func (s *Stack) Err() error {
+	select {
+	case <-s.pumpDone:
+		select {
+		case <-s.closed:
+			return nil
+		default:
+			return s.pumpErr
+		}
+	default:
+		return nil
+	}
+}
+
 // Stats returns a snapshot of the stack's counters.
 func (s *Stack) Stats() Stats { return s.counters.snapshot() }
 

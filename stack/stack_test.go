@@ -362,3 +362,24 @@ func BenchmarkPing(b *testing.B) {
 		}
 	}
 }
+
+// TestLinkFailureStopsThePump: when the link goes away under the stack,
+// Done is closed and Err says why.
+func TestLinkFailureStopsThePump(t *testing.T) {
+	a, b := pipe.New(pipe.Options{})
+	defer b.Close()
+	s, err := New(a, Options{Addresses: []netip.Addr{stackAddr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a.Close() // the link fails, not through Stack.Close
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("pump still running after its link closed")
+	}
+	if !errors.Is(s.Err(), link.ErrClosed) {
+		t.Errorf("Err = %v, want link.ErrClosed", s.Err())
+	}
+}
