@@ -79,7 +79,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "tundra: serving as %v on %s (MTU %d): ping, echo 7, discard 9, chargen 19, http 80, https 443\n", a, cfg.tunName, st.MTU())
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-st.Done():
+		running.Stop()
+		closeAll()
+		fmt.Fprintf(stderr, "tundra serve: the link failed: %v\n", st.Err())
+		return 1
+	}
 	running.Stop()
 	closeAll()
 	fmt.Fprintln(stdout, "tundra: stopped")
