@@ -9,11 +9,13 @@ import "time"
 //     3.2 with the NewReno change of RFC 6582: three duplicate ACKs resend
 //     the oldest segment, each further one inflates the window by a
 //     segment, each partial ACK resends the next hole.
-//   - With SACK (RFC 2018), the conservative recovery of RFC 6675: the
-//     scoreboard of SACKed ranges says which bytes are lost (IsLost), how
-//     much is still in the network (pipe, SetPipe) and what to send next
-//     (NextSeg); only holes are resent. After a retransmission timeout the
-//     same machinery resends every hole, never data the peer SACKed.
+//   - With SACK (RFC 2018), the conservative recovery of RFC 6675 over
+//     the per-segment scoreboard (scoreboard.go): RACK (rack.go, RFC 8985)
+//     or, with Config.RACK off, DupThresh (IsLost) marks segments lost;
+//     pipe (SetPipe) says how much is still in the network; the loop sends
+//     what NextSeg picks. Only lost segments are resent. After a
+//     retransmission timeout every unSACKed segment is marked lost and the
+//     same loop resends them, never data the peer SACKed.
 
 // dupThresh is RFC 6675's DupThresh (and RFC 5681's three duplicate ACKs).
 const dupThresh = 3
