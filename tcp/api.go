@@ -340,6 +340,7 @@ type Stats struct {
 	ReorderingSeen       int // SACKed or acknowledged data below a byte already SACKed (reordering, not loss)
 	PAWSRejected         int // segments dropped by PAWS (RFC 7323 5.3)
 	TailLossProbes       int // probes sent by TLP (RFC 8985 section 7)
+	TLPRecoveries        int // losses a retransmitted probe repaired (RFC 8985 7.4): the window was reduced
 	ReceiveSpaceGrown    int // times receive auto-tuning doubled the window limit
 	ChallengeACKs        int // challenge ACKs sent (RFC 5961)
 	ChallengeACKsLimited int // challenge ACKs not sent for the rate limit

@@ -93,6 +93,8 @@ type Conn struct {
 	rackAt, tlpAt      time.Time
 	tlpInFlight        bool
 	tlpEnd             Seq
+	tlpRetransmitted   bool // the probe resent the last segment (rather than new data)
+	tlpDSACKed         bool // a D-SACK showed the probe was not needed
 
 	// SACK (RFC 2018) as receiver: the out-of-order ranges most recently
 	// received, first in the SACK option; a pending D-SACK block (RFC 2883).

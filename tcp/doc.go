@@ -95,7 +95,6 @@
 //
 // # Not yet here
 //
-// TLP's congestion response when the probe repaired a loss (RFC 8985
-// section 7.4) is not implemented. Data in a SYN is dropped (the peer sends
+// Data in a SYN is dropped (the peer sends
 // it again). Urgent data is not supported (RFC 6093).
 package tcp

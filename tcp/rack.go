@@ -57,6 +57,9 @@ func (c *Conn) rackDelivered(r *segRecord, now time.Time) {
 // rackOnDSACK widens the reordering window after a D-SACK showed a
 // retransmission was spurious (section 6.2 step 4).
 func (c *Conn) rackOnDSACK() {
+	if c.tlpInFlight {
+		c.tlpDSACKed = true
+	}
 	c.rackReorderingSeen = true
 	c.rackReoWndMult = min(c.rackReoWndMult+1, rackReoWndMultMax)
 	c.rackRecoveries = 0
@@ -157,6 +160,7 @@ func (c *Conn) onTLPTimeout(now time.Time) {
 		return
 	}
 	c.stats.TailLossProbes++
+	probeIsRetransmission := false
 	pending := c.sendBuf.len() - int(c.sndNxt.Sub(c.sndBufSeq))
 	if pending > 0 && c.sndWnd-int(c.sndNxt.Sub(c.sndUna)) >= min(pending, c.sndMSS) {
 		n := min(pending, c.sndMSS)
@@ -172,10 +176,25 @@ func (c *Conn) onTLPTimeout(now time.Time) {
 		for i := len(live) - 1; i >= 0; i-- {
 			if !live[i].sacked {
 				c.resendRecord(i, now)
+				probeIsRetransmission = true
 				break
 			}
 		}
 	}
 	c.tlpInFlight, c.tlpEnd = true, c.sndMax
+	c.tlpRetransmitted, c.tlpDSACKed = probeIsRetransmission, false
 	c.rtxAt = now.Add(c.rto)
+}
+
+// onTLPEpisodeEnd is section 7.4: when the ACK for a retransmitted probe
+// arrives without a D-SACK saying the original got through, the probe
+// repaired a loss, and the congestion control must hear of it, as after
+// a fast recovery.
+func (c *Conn) onTLPEpisodeEnd(now time.Time) {
+	c.tlpInFlight = false
+	if c.tlpRetransmitted && !c.tlpDSACKed && !c.inRecovery {
+		c.stats.TLPRecoveries++
+		c.cc.OnLoss(int(c.sndMax.Sub(c.sndUna)), now)
+		c.cc.OnRecoveryEnd(now)
+	}
 }

@@ -176,3 +176,33 @@ func TestReceiveAutoTuning(t *testing.T) {
 		t.Fatalf("slow reader: space grew to %d", st.ReceiveSpace)
 	}
 }
+
+// TestTLPRepairedLossReducesWindow: when the probe resent the last
+// segment and the ACK for it brings no D-SACK, the original was lost and
+// the probe repaired it: the congestion control reduces the window (RFC
+// 8985 section 7.4). With a D-SACK the original had arrived: no change.
+func TestTLPRepairedLossReducesWindow(t *testing.T) {
+	for _, dsack := range []bool{false, true} {
+		s := establishedRACK(t)
+		s.c.Write(make([]byte, 4000), s.now)
+		s.take()
+		s.now = s.now.Add(rackRTT)
+		// 2001 arrives but its ACK is lost; 3001 is lost.
+		s.sackAck(localISS + 2001)
+		cwnd := s.c.Stats().CongestionWindow
+		s.advanceToDeadline() // the probe resends the last segment, 3001
+		if got := s.take(); len(got) != 1 || resent(got, localISS+3001) != 1 {
+			t.Fatalf("probe %v", got)
+		}
+		s.now = s.now.Add(rackRTT)
+		if dsack {
+			s.sackAck(localISS+4001, SACKBlock{localISS + 3001, localISS + 4001})
+		} else {
+			s.sackAck(localISS + 4001)
+		}
+		st := s.c.Stats()
+		if reduced := st.CongestionWindow < cwnd; reduced == dsack || st.TLPRecoveries != map[bool]int{false: 1, true: 0}[dsack] {
+			t.Fatalf("D-SACK %v: cwnd %d -> %d, TLP recoveries %d", dsack, cwnd, st.CongestionWindow, st.TLPRecoveries)
+		}
+	}
+}
