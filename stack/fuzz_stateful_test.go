@@ -77,6 +77,7 @@ func newFuzzWorld(t *testing.T) *fuzzWorld {
 	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	cfg := tcp.DefaultConfig()
 	cfg.ReceiveBufferSize = fuzzRecvBuf
+	cfg.ReceiveBufferMin = fuzzRecvBuf / 4 // auto-tuning on: the window grows as the application reads
 	cfg.SendBufferSize = fuzzSendBuf
 	cfg.ReassemblyLimit = fuzzReassembly
 	cfg.MSS = fuzzMSS
