@@ -72,7 +72,8 @@ func TestSoak(t *testing.T) {
 	}
 	defer client.Close()
 	opts.Addresses = []netip.Addr{netip.MustParseAddr(stackAddr)}
-	server, err := stack.New(ib, opts)
+	watch := newWindowWatch(ib)
+	server, err := stack.New(watch, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +232,9 @@ func TestSoak(t *testing.T) {
 		d, soakLoss*100, bulkBytes.Load()>>20, shortConns.Load(), httpRequests.Load())
 	if bulkBytes.Load() == 0 || shortConns.Load() == 0 || httpRequests.Load() == 0 {
 		t.Error("a workload completed nothing")
+	}
+	for _, v := range watch.report() {
+		t.Errorf("RFC 9293 3.8.6: %s", v)
 	}
 	st := client.Stats()
 	t.Logf("client: %d segments out, %d retransmitted; links: %+v / %+v", st.TCP.OutSegs, st.TCP.RetransSegs, ia.Stats().Write, ib.Stats().Write)
