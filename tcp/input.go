@@ -530,8 +530,13 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 	// updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =<
 	// SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set
 	// SND.WL2 <- SEG.ACK." (The window is scaled, RFC 7323 2.3.)
-	if seg.Ack.GreaterThanEq(c.sndUna) &&
-		(c.sndWl1.LessThan(seg.Seq) || (c.sndWl1 == seg.Seq && c.sndWl2.LessThanEq(seg.Ack))) {
+	// An ACK that advances SND.UNA updates the window too, as in Linux
+	// (tcp_may_update_window): the usable window is counted from SND.UNA
+	// (3.8.6.2.1), so keeping a window offered from an older ACK would move
+	// its right edge past what the peer offered. A peer retransmitting old
+	// data (SEG.SEQ below SND.WL1) with a new ACK does exactly that.
+	if seg.Ack.GreaterThanEq(c.sndUna) && (seg.Ack.GreaterThan(oldUna) ||
+		c.sndWl1.LessThan(seg.Seq) || (c.sndWl1 == seg.Seq && c.sndWl2.LessThanEq(seg.Ack))) {
 		c.sndWnd = int(seg.Window) << c.sndShift
 		c.maxSndWnd = max(c.maxSndWnd, c.sndWnd)
 		c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
