@@ -66,6 +66,8 @@ type fuzzWorld struct {
 	delivered  int     // bytes of the peer's stream the application read
 	finWritten bool    // the application closed the write side
 
+	peerRight tcp.Seq // furthest right edge of the window the peer offered in any segment
+
 	haveAck   bool    // lastAck and lastRight hold values
 	lastAck   tcp.Seq // highest ACK the stack sent on the connection
 	lastRight tcp.Seq // highest right window edge (ACK + window) it advertised
@@ -118,9 +120,10 @@ func newFuzzWorld(t *testing.T) *fuzzWorld {
 		w.ourShift = int(syn.Options.WindowScale)
 	}
 	synAck := tcp.HeaderFields{SrcPort: fuzzRemotePort, DstPort: fuzzLocalPort, Seq: fuzzPeerISS,
-		Ack: w.stackISS + 1, Flags: tcp.FlagSYN | tcp.FlagACK, Window: 8192,
+		Ack: w.stackISS + 1, Flags: tcp.FlagSYN | tcp.FlagACK, Window: 1024,
 		Options: tcp.Options{HasMSS: true, MSS: fuzzMSS, HasWindowScale: true, WindowScale: fuzzPeerWScale}}
 	w.peerMax = fuzzPeerISS + 1
+	w.peerRight = synAck.Ack.Add(uint32(synAck.Window)) // a SYN's window is never scaled (RFC 7323 2.2)
 	w.deliver(w.tcpPacket(synAck, nil, nil))
 	w.drain()
 	if st := w.conn.State(); st != tcp.Established {
@@ -261,6 +264,14 @@ func (w *fuzzWorld) checkSent(pkt []byte) {
 	if limit := w.stackISS + 1 + tcp.Seq(w.written) + 1; tcp.Seq(limit-end) > 1<<30 {
 		t.Fatalf("segment ends at %d, past the %d bytes written", uint32(end-w.stackISS), w.written)
 	}
+	// The sender stays within the window the peer offered (RFC 9293
+	// 3.8.6.2.1), measured from the ACK that carried it; one byte more is a
+	// zero-window probe (3.8.6.1). peerRight is the furthest edge of any
+	// segment the peer sent, accepted or not, so this bound is generous.
+	if dataEnd := start + tcp.Seq(len(seg.Payload)); len(seg.Payload) > 0 && tcp.Seq(dataEnd-(w.peerRight+1)) < 1<<30 && dataEnd != w.peerRight+1 {
+		t.Fatalf("sent data ends %d bytes past the furthest window edge the peer offered (seq %d, %d bytes)",
+			uint32(dataEnd-w.peerRight), uint32(start-w.stackISS), len(seg.Payload))
+	}
 	if seg.Flags&tcp.FlagFIN != 0 && !w.finWritten {
 		t.Fatal("FIN sent before the application closed its side")
 	}
@@ -341,6 +352,13 @@ func FuzzStackSegments(f *testing.F) {
 	// Malformed options and a fragmented, overlapping segment.
 	f.Add([]byte{7, 1, 2, 0, 0, 0, 0, 0, 7, 3, 3, 15, 0, 0, 0, 0, 5, 4, 0, 0, 0, 0, 20, 30,
 		5, 5, 0, 0, 0, 0, 20, 30})
+	// The window update rule (RFC 9293 3.10.7.4, SND.WL1 and SND.WL2): we
+	// write 1600 bytes; the peer offers 2048 from SND.UNA in a segment
+	// ahead of RCV.NXT, then acknowledges all 1600 with window 0 in an
+	// older segment, which must not update SND.WND; the 2000 bytes written
+	// next may still only fill the 2048 offered from the first ACK.
+	f.Add([]byte{3, 100, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x50, 0xf9, 0xc0, 0x10, 8, 0,
+		0, 0, 0, 0, 0, 0x10, 0, 0, 3, 125, 0, 0, 0, 0, 0, 0})
 	// In-window RST and SYN (RFC 5961), then close.
 	f.Add([]byte{0, 0, 10, 0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 6, 2, 0, 0, 0, 0, 0, 0,
 		2, 255, 1, 0, 0, 0, 0, 0})
@@ -428,6 +446,8 @@ func (w *fuzzWorld) step(rec []byte) {
 			Ack: w.stackISS + 1 + tcp.Seq(w.written), Flags: tcp.FlagACK, Window: 1000}
 		if rec[1]&0x80 != 0 {
 			f.SrcPort, f.DstPort, f.Flags = 2000, fuzzListenPort, tcp.FlagSYN
+		} else {
+			w.notePeerWindow(f)
 		}
 		w.deliver(w.tcpPacket(f, rec[2:], nil))
 	}
@@ -455,6 +475,7 @@ func (w *fuzzWorld) connSegment(rec, rawOptions []byte) []byte {
 	if tcp.Seq(end-w.peerMax) < 1<<30 {
 		w.peerMax = end
 	}
+	w.notePeerWindow(f)
 	return w.tcpPacket(f, rawOptions, peerPayload(start, n))
 }
 
@@ -504,5 +525,18 @@ func (w *fuzzWorld) mutated(rec []byte) {
 		} else {
 			w.deliver(rest, first)
 		}
+	}
+}
+
+// notePeerWindow records the right edge of the window a segment from the
+// peer offers, if it carries an ACK (RFC 9293 3.8.6: SEG.ACK + SEG.WND,
+// scaled by the peer's shift, RFC 7323 2.3).
+func (w *fuzzWorld) notePeerWindow(f tcp.HeaderFields) {
+	if f.Flags&tcp.FlagACK == 0 || f.Flags&(tcp.FlagSYN|tcp.FlagRST) != 0 {
+		return
+	}
+	right := f.Ack.Add(uint32(f.Window) << fuzzPeerWScale)
+	if right.GreaterThan(w.peerRight) {
+		w.peerRight = right
 	}
 }
