@@ -334,7 +334,8 @@ func (w *fuzzWorld) checkCaps() {
 // (bad checksum, truncated, bad data offset, fragmented with overlap); an
 // application write, read, close or accept; a clock step. After every step
 // it checks that the stack did not panic, that every segment it sent is
-// well formed, carries only our stream and never more than was written,
+// well formed, carries only our stream, never more than was written and
+// never past the window the peer offered,
 // that its ACKs never go back or ahead of the peer and its window's right
 // edge never moves left, that the application reads exactly the peer's
 // stream in order, and that buffers, connection count and IP reassembly
