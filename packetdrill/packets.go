@@ -233,13 +233,17 @@ func (r *runner) matchOptions(w *TCPSegment, gotOpts, pkt []byte) error {
 	if err != nil {
 		return r.unsupportedf("%v", err)
 	}
-	wantText := formatOptions(want, nil)
 	wantTS, gotTS := findTimestamp(want), findTimestamp(gotOpts)
+	var scriptVal [4]byte
 	if wantTS >= 0 && wantTS == gotTS {
+		copy(scriptVal[:], want[wantTS:])
 		copy(want[wantTS:wantTS+4], gotOpts[gotTS:gotTS+4])
 	}
 	if string(want) != string(gotOpts) {
-		return r.failf("options: expected %s, got %s: %s", wantText, r.formatSentOptions(gotOpts), r.describe(pkt))
+		if wantTS >= 0 && wantTS == gotTS {
+			copy(want[wantTS:], scriptVal[:]) // show the script's own value
+		}
+		return r.failf("options: expected %s, got %s: %s", formatOptions(want, nil), r.formatSentOptions(gotOpts), r.describe(pkt))
 	}
 	r.learnTimestamp(w, gotOpts)
 	return nil
