@@ -174,12 +174,16 @@ func (t *Tee) ReadPackets(pkts []link.Packet) (int, error) {
 // WritePackets writes pkts through the inner endpoint and records the
 // packets it took.
 func (t *Tee) WritePackets(pkts []link.Packet) (int, error) {
+	// The lock is held across the inner write, so that the peer's answer,
+	// read on another goroutine, cannot be recorded before the packet that
+	// caused it (a capture must keep cause before effect, or Wireshark
+	// cannot follow, and decrypt, a TLS stream).
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	n, err := t.inner.WritePackets(pkts)
 	if n == 0 {
 		return n, err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := t.clk.Now()
 	for i := range pkts[:n] {
 		p := &pkts[i]
