@@ -167,7 +167,10 @@ func (c *Conn) retransmitOldest(now time.Time) {
 		return
 	}
 	pending := c.sendBuf.len() - int(c.sndUna.Sub(c.sndBufSeq))
-	n := min(max(pending, 0), c.sndMSS)
+	// Data sent before may go again whatever the window is now; bytes never
+	// sent may fill the segment only as far as the peer's window reaches
+	// (RFC 9293 3.8.6.2.1).
+	n := min(max(pending, 0), c.sndMSS, max(int(c.sndMax.Sub(c.sndUna)), c.sndWnd))
 	flags := FlagACK
 	if n > 0 && n == pending {
 		flags |= FlagPSH
