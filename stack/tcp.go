@@ -125,6 +125,14 @@ func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
 			return reason
 		}
 	}
+	// RFC 9293 3.10.7.2, LISTEN state, "fourth, other data or control":
+	// "Any other control or text-bearing segment (not containing SYN) must
+	// have an ACK and thus would have been discarded by the ACK processing
+	// ... drop the segment and return." A FIN, a NULL or an Xmas segment
+	// to a listening port is dropped, as Linux does, and not reset.
+	if l != nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == 0 {
+		return DropTCPInvalid
+	}
 	// RFC 9293 3.10.7.1, CLOSED state: "An incoming segment not containing
 	// a RST causes a RST to be sent in response."
 	t.sendReset(id, &seg)
