@@ -273,7 +273,9 @@ func (e *env) drops(r stack.DropReason) uint64 { return e.st.Stats().Drop(r) }
 // one (81). RFC 9293 3.10.7: a segment with a bad checksum is dropped
 // silently; a RST is never answered; in LISTEN only a SYN without ACK or
 // RST opens a connection (3.10.7.2), so no other combination may draw a
-// SYN+ACK; a closed port answers anything but a RST with a RST (3.10.7.1).
+// SYN+ACK, and one with none of SYN, ACK and RST is dropped (3.10.7.2,
+// "fourth"); a closed port answers anything but a RST with a RST
+// (3.10.7.1).
 func TestHostileFlags(t *testing.T) {
 	e := newPlainEnv(t)
 	p := e.newRawPeer()
@@ -326,6 +328,9 @@ func TestHostileFlags(t *testing.T) {
 			}
 			if c.flags&rst != 0 && len(got) != 0 {
 				t.Errorf("%s to %d (carries RST) was answered: %v", c.name, port, describe(got))
+			}
+			if port == 80 && c.flags&(syn|ack|rst) == 0 && len(got) != 0 {
+				t.Errorf("%s to a listener answered (RFC 9293 3.10.7.2 drops it): %v", c.name, describe(got))
 			}
 			if port == 81 && c.flags&rst == 0 && (len(got) != 1 || got[0].Flags&rst == 0) {
 				t.Errorf("%s to closed port: want one RST, got %v", c.name, describe(got))
