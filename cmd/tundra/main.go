@@ -2,6 +2,8 @@
 //
 //	tundra demo                           bring the stack up on a TUN in a namespace of its own and show it working (root)
 //	tundra serve -tun NAME -addr A -mtu M serve the benchmark services on an existing TUN device
+//	tundra sim [-loss P -delay D ...]     two stacks over an impaired link on a virtual clock, with plots
+//	tundra packetdrill SCRIPT...          run packetdrill scripts against the stack, in memory
 //
 // Run `tundra help` for the full list.
 package main
