@@ -131,6 +131,16 @@ type Config struct {
 	// Linger to bound how long its Close call waits.
 	LingerSet bool
 	Linger    time.Duration
+
+	// OptionLayout chooses how options are laid out in the segments we
+	// send: LayoutAligned (the default, as Linux) or LayoutBSD (as
+	// FreeBSD; the packetdrill profile uses it). TCP's rules do not depend
+	// on it (RFC 9293 3.2).
+	OptionLayout OptionLayout
+	// WindowShift, when above 0, is the window scale we offer (at most 14,
+	// RFC 7323 2.3) instead of the smallest shift that covers the receive
+	// buffer, for matching another stack's choice (FreeBSD offers 6).
+	WindowShift int
 }
 
 // DefaultConfig returns the defaults documented on each Config field.

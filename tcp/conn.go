@@ -229,6 +229,9 @@ func (c *Conn) stopTimers() {
 // ourWindowShift is the window scale we offer: the smallest shift that lets
 // the 16-bit field describe the whole receive buffer (RFC 7323 2.3).
 func (c *Conn) ourWindowShift() uint8 {
+	if c.cfg.WindowShift > 0 {
+		return uint8(min(c.cfg.WindowShift, MaxWindowScale))
+	}
 	s := uint8(0)
 	for s < MaxWindowScale && c.recvBuf.cap()>>s > 0xffff {
 		s++

@@ -773,7 +773,10 @@ func (c *Conn) processTextAndFIN(seq Seq, payload []byte, fin bool, now time.Tim
 	// return any pending RECEIVEs with same message, advance RCV.NXT over
 	// the FIN, and send an acknowledgment for the FIN."
 	c.rcvNxt = c.rcvNxt.Add(1)
-	c.rcvRight = MaxSeq(c.rcvRight, c.rcvNxt)
+	// The FIN takes a sequence number but no buffer space: the right edge
+	// moves with it, so the window offered stays what it was (as BSD and
+	// Linux announce it) instead of shrinking by one.
+	c.rcvRight = MaxSeq(c.rcvRight.Add(1), c.rcvNxt)
 	c.finRecvd = true
 	c.ackNow = true
 	switch c.state {

@@ -61,7 +61,29 @@ type Options struct {
 
 	SACKBlockCount int // 0..MaxSACKBlocks
 	SACKBlocks     [MaxSACKBlocks]SACKBlock
+
+	// Layout chooses how Encode lays the options out; parsing accepts
+	// any layout.
+	Layout OptionLayout
 }
+
+// OptionLayout is a way of placing options and their padding. Every
+// layout carries the same options; TCP leaves the arrangement to the
+// sender (RFC 9293 3.2), and stacks differ.
+type OptionLayout uint8
+
+const (
+	// LayoutAligned puts each option on a 4-byte boundary with NOPs
+	// before it (RFC 7323 appendix A's suggestion), as Linux does:
+	// <mss,nop,wscale,nop,nop,sackOK,nop,nop,TS>.
+	LayoutAligned OptionLayout = iota
+	// LayoutBSD packs options the way FreeBSD's tcp_addoptions does:
+	// NOPs only where the next option needs them (window scale at 4n+1,
+	// SACK-permitted at an even offset, timestamps and SACK blocks at
+	// 4n+2), EOLs to finish: <mss,nop,wscale,sackOK,TS>. The packetdrill
+	// profile uses it to meet the FreeBSD suite byte for byte.
+	LayoutBSD
+)
 
 // ParseOptions parses the option bytes of a header (Header.Options). EOL
 // ends the list; NOP is skipped; MSS, window scale, SACK-permitted, SACK (1
@@ -132,6 +154,10 @@ func ParseOptions(b []byte) (Options, error) {
 
 // EncodedLen returns how many bytes Encode writes: a multiple of 4.
 func (o *Options) EncodedLen() int {
+	if o.Layout == LayoutBSD {
+		n, _ := o.encodeBSD(nil)
+		return n
+	}
 	n := 0
 	if o.HasMSS {
 		n += 4
@@ -160,6 +186,16 @@ func (o *Options) sackCount() int {
 // uses), and returns the number of bytes written, EncodedLen(). It fails if
 // that is over 40 bytes or b is too short.
 func (o *Options) Encode(b []byte) (int, error) {
+	if o.Layout == LayoutBSD {
+		n, _ := o.encodeBSD(nil)
+		if n > MaxOptionsLen {
+			return 0, ErrOptionsTooLong
+		}
+		if len(b) < n {
+			return 0, ErrBufferTooSmall
+		}
+		return o.encodeBSD(b)
+	}
 	n := o.EncodedLen()
 	if n > MaxOptionsLen {
 		return 0, ErrOptionsTooLong
@@ -197,4 +233,52 @@ func (o *Options) Encode(b []byte) (int, error) {
 		}
 	}
 	return i, nil
+}
+
+// encodeBSD writes the options in LayoutBSD into b, or only measures them
+// when b is nil, and returns the length.
+func (o *Options) encodeBSD(b []byte) (int, error) {
+	n := 0
+	put := func(bytes ...byte) {
+		if b != nil {
+			copy(b[n:], bytes)
+		}
+		n += len(bytes)
+	}
+	padTo := func(mod int) { // NOPs until n%4 == mod (never at offset 0 for mod 0)
+		for n == 0 && mod != 0 || n%4 != mod {
+			put(OptionNOP)
+		}
+	}
+	if o.HasMSS {
+		put(OptionMSS, 4, byte(o.MSS>>8), byte(o.MSS))
+	}
+	if o.HasWindowScale {
+		padTo(1)
+		put(OptionWindowScale, 3, o.WindowScale)
+	}
+	if o.SACKPermitted {
+		for n%2 != 0 {
+			put(OptionNOP)
+		}
+		put(OptionSACKPermitted, 2)
+	}
+	if o.HasTimestamps {
+		padTo(2)
+		put(OptionTimestamps, 10,
+			byte(o.TSVal>>24), byte(o.TSVal>>16), byte(o.TSVal>>8), byte(o.TSVal),
+			byte(o.TSEcr>>24), byte(o.TSEcr>>16), byte(o.TSEcr>>8), byte(o.TSEcr))
+	}
+	if c := o.sackCount(); c > 0 {
+		padTo(2)
+		put(OptionSACK, byte(2+8*c))
+		for _, blk := range o.SACKBlocks[:c] {
+			l, r := uint32(blk.Left), uint32(blk.Right)
+			put(byte(l>>24), byte(l>>16), byte(l>>8), byte(l), byte(r>>24), byte(r>>16), byte(r>>8), byte(r))
+		}
+	}
+	for n%4 != 0 {
+		put(OptionEOL)
+	}
+	return n, nil
 }

@@ -281,6 +281,7 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 		c.ackNow, c.unackedBytes, c.delAckAt = false, 0, time.Time{}
 		c.lastAckSent = c.rcvNxt
 	}
+	f.Options.Layout = c.cfg.OptionLayout
 	c.sendFields(f, payload, retrans)
 }
 

@@ -54,6 +54,7 @@ type Target struct {
 	obs   *observer
 	st    *stack.Stack
 	tcpCf tcp.Config // the configuration the stack was created with
+	prof  packetdrill.Profile
 	socks map[int]*socket
 	next  int
 
@@ -77,16 +78,37 @@ type socket struct {
 }
 
 // tcpConfig maps the profile onto the stack's TCP configuration. Profile
-// fields the stack has no setting for (SACK, ECN, RFC 5961 switches,
-// SYN cookies, ...) are left to show in the packets it sends: the scripts
-// check those, so nothing is hidden by ignoring them here.
+// fields the stack has no setting for (ECN, SYN cookies, ...) are left to
+// show in the packets it sends: the scripts check those, so nothing is
+// hidden by ignoring them here.
 func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c := tcp.DefaultConfig()
 	c.MSS = p.MSS()
 	c.ReceiveBufferSize = p.ReceiveBuffer
-	c.ReassemblyLimit = p.ReceiveBuffer
+	if p.RoundReceiveBufferToMSS {
+		// FreeBSD rounds the receive buffer of an established connection
+		// up to a multiple of the MSS (65536 becomes 65700): give the
+		// stack's connections that buffer (GetSockOpt reports the
+		// unrounded value until the connection has seen the peer's SYN).
+		mss := p.MSS()
+		c.ReceiveBufferSize = (p.ReceiveBuffer + mss - 1) / mss * mss
+	}
+	c.ReceiveBufferMin = c.ReceiveBufferSize // the whole buffer from the start, as FreeBSD's recvspace
+	c.ReassemblyLimit = c.ReceiveBufferSize
 	c.SendBufferSize = p.SendBuffer
 	c.WindowScale = p.WindowScaleAndTimestamps
+	c.Timestamps = p.WindowScaleAndTimestamps
+	c.SACK = p.SACK
+	// FreeBSD's option bytes and window scale: how options are laid out
+	// and which shift is offered are the sender's choice (RFC 9293 3.2,
+	// RFC 7323 2.3); the scripts compare them byte for byte.
+	// net.inet.tcp.insecure_rst: any in-window RST resets (RFC 793), not
+	// only one at RCV.NXT (RFC 5961 section 3). insecure_syn has no
+	// counterpart: RFC 9293 3.10.7.4 makes the challenge ACK for a SYN
+	// normative, so those scripts' expected RST is FreeBSD's own.
+	c.DisableRFC5961 = p.InsecureRST
+	c.OptionLayout = tcp.LayoutBSD
+	c.WindowShift = p.WindowScale()
 	c.InitialRTO = p.InitialRTO
 	c.MSL = p.MSL
 	c.DelayedAck = p.DelayedACK
@@ -117,7 +139,7 @@ func (t *Target) Configure(p packetdrill.Profile) error {
 	if err != nil {
 		return err
 	}
-	t.st, t.tcpCf = st, cf
+	t.st, t.tcpCf, t.prof = st, cf, p
 	return nil
 }
 
@@ -331,6 +353,11 @@ func (t *Target) GetSockOpt(h int, opt packetdrill.SockOpt) (int, syscall.Errno)
 	}
 	switch opt {
 	case packetdrill.SoRcvBuf:
+		// FreeBSD rounds the buffer once it learns the peer's MSS from a
+		// SYN (tcp_mss_update): report the rounded size from then on.
+		if s.conn == nil || s.conn.State() == tcp.SynSent || s.conn.State() == tcp.Closed {
+			return t.prof.ReceiveBuffer, 0
+		}
 		return t.tcpCf.ReceiveBufferSize, 0
 	case packetdrill.SoSndBuf:
 		return t.tcpCf.SendBufferSize, 0
