@@ -97,3 +97,25 @@ func filterTsharkNoise(out []byte) []byte {
 	}
 	return bytes.Join(keep, []byte("\n"))
 }
+
+// TestAttachTUNRefusesTheKernelsAddress: the most common setup mistake,
+// giving the stack the address the kernel's side of the TUN has, is
+// refused with an error that says so; the stack's own address works.
+func TestAttachTUNRefusesTheKernelsAddress(t *testing.T) {
+	ns := netnstest.New(t)
+	ns.Run("ip", "tuntap", "add", "dev", "tun7", "mode", "tun")
+	ns.ConfigureTUN("tun7")
+	var st *Stack
+	err := ns.Do(func() error {
+		_, err := AttachTUN("tun7", 0, Options{Addresses: []netip.Addr{netip.MustParseAddr(netnstest.KernelAddr)}})
+		if err == nil || !strings.Contains(err.Error(), "kernel's own address") {
+			t.Errorf("the kernel's address was accepted: %v", err)
+		}
+		st, err = AttachTUN("tun7", 0, Options{Addresses: []netip.Addr{netip.MustParseAddr(netnstest.StackAddr)}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}

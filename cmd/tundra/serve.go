@@ -97,13 +97,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 // network namespace, after checking that the stack's address is not also the
 // kernel side's (a common mistake: the two ends of a TUN are two hosts).
 func openTUN(cfg serveConfig) (link.Endpoint, error) {
-	if ifi, err := net.InterfaceByName(cfg.tunName); err == nil {
-		addrs, _ := ifi.Addrs()
-		for _, ka := range addrs {
-			if p, err := netip.ParsePrefix(ka.String()); err == nil && p.Addr() == cfg.addr {
-				return nil, fmt.Errorf("%v is the kernel's own address on %s; give the stack another address on that subnet (the kernel side and the stack are two hosts on one link)", cfg.addr, cfg.tunName)
-			}
-		}
+	if err := tun.CheckStackAddress(cfg.tunName, cfg.addr); err != nil {
+		return nil, err
 	}
 	if cfg.water {
 		mtu := cfg.mtu

@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 
-	"github.com/tundra-net/tundra/link/tun"
 	"github.com/tundra-net/tundra/stack"
 )
 
@@ -25,22 +23,5 @@ func attachStack(tunName, addr string, mtu int) (*stack.Stack, error) {
 	if err != nil || !a.Is4() {
 		return nil, fmt.Errorf("-addr %q is not an IPv4 address", addr)
 	}
-	if ifi, err := net.InterfaceByName(tunName); err == nil {
-		kernelAddrs, _ := ifi.Addrs()
-		for _, ka := range kernelAddrs {
-			if p, err := netip.ParsePrefix(ka.String()); err == nil && p.Addr() == a {
-				return nil, fmt.Errorf("%v is the kernel's own address on %s; give the stack another address on that subnet", a, tunName)
-			}
-		}
-	}
-	ep, err := tun.Open(tunName, tun.Options{MTU: mtu})
-	if err != nil {
-		return nil, err
-	}
-	st, err := stack.New(ep, stack.Options{Addresses: []netip.Addr{a}})
-	if err != nil {
-		ep.Close()
-		return nil, err
-	}
-	return st, nil
+	return stack.AttachTUN(tunName, mtu, stack.Options{Addresses: []netip.Addr{a}})
 }
