@@ -170,9 +170,6 @@ func newTCPConnFromCookie(s *Stack, id tcp.FourTuple, ack tcp.Segment, opts tcp.
 		remoteAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddr), id.RemotePort)),
 	}
 	c.tcb = tcp.NewConnFromCookie(s.tcpConfig(), id, ack, opts, s.tcp, now)
-	c.tcb.SetObserver(c)
-	c.readDeadline.c, c.writeDeadline.c = c, c
-	c.readDeadline.wake = make(chan struct{}, 1)
-	c.writeDeadline.wake = make(chan struct{}, 1)
+	c.ready()
 	return c
 }

@@ -59,11 +59,18 @@ func newTCPConnISS(s *Stack, id tcp.FourTuple, minISS *tcp.Seq) *TCPConn {
 		iss = *minISS
 	}
 	c.tcb = tcp.NewConn(s.tcpConfig(), id, iss, s.tcp)
+	c.ready()
+	return c
+}
+
+// ready finishes a new connection once its tcp.Conn is set: the observer
+// and the deadlines.
+func (c *TCPConn) ready() {
 	c.tcb.SetObserver(c)
-	c.readDeadline.c, c.writeDeadline.c = c, c
+	c.readDeadline.init(&c.mu, c.s.clock, c.wake)
+	c.writeDeadline.init(&c.mu, c.s.clock, c.wake)
 	c.readDeadline.wake = make(chan struct{}, 1)
 	c.writeDeadline.wake = make(chan struct{}, 1)
-	return c
 }
 
 // handleSegment gives the connection a received segment (pump goroutine).
@@ -414,7 +421,7 @@ func (c *TCPConn) Close() error {
 	c.afterEvent()
 	if c.lingerAt > 0 {
 		var d deadline
-		d.c = c
+		d.init(&c.mu, c.s.clock, c.wake)
 		d.set(c.s.clock.Now().Add(c.lingerAt))
 		for c.tcb.Stats().SendBuffered > 0 && c.tcb.State() != tcp.Closed {
 			if c.waitLocked(&d) != nil {
@@ -581,59 +588,3 @@ func (c *TCPConn) opError(op string, err error) error {
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.localAddr, Addr: c.remoteAddr, Err: err}
 }
-
-// deadline is a read or write deadline on the stack's clock.
-type deadline struct {
-	c     *TCPConn // whose mu guards the fields below
-	at    time.Time
-	timer clock.Timer
-	ch    chan struct{} // closed when the deadline passes; nil: no deadline
-	// wake holds a token when something changed since the Read or Write
-	// that waits on this deadline last looked (nil for Close's own
-	// deadline, which uses the broadcast channel).
-	wake chan struct{}
-}
-
-// set changes the deadline (c.mu held). A waiting Read or Write sees the
-// change because set wakes the connection's waiters.
-func (d *deadline) set(t time.Time) {
-	if d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
-	}
-	d.at = t
-	d.ch = nil
-	if !t.IsZero() {
-		ch := make(chan struct{})
-		d.ch = ch
-		if wait := t.Sub(d.c.s.clock.Now()); wait <= 0 {
-			close(ch)
-		} else {
-			d.timer = d.c.s.clock.AfterFunc(wait, func() {
-				d.c.mu.Lock()
-				if d.ch == ch {
-					close(ch)
-				}
-				d.c.mu.Unlock()
-			})
-		}
-	}
-	d.c.wake()
-}
-
-// expired reports whether the deadline has passed (c.mu held).
-func (d *deadline) expired() bool {
-	if d.ch == nil {
-		return false
-	}
-	select {
-	case <-d.ch:
-		return true
-	default:
-		return false
-	}
-}
-
-// done returns a channel closed when the deadline passes, or nil (c.mu
-// held).
-func (d *deadline) done() <-chan struct{} { return d.ch }

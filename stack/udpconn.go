@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tundra-net/tundra/clock"
 )
 
 // UDPConn is a UDP socket of the stack. It implements net.PacketConn
@@ -45,7 +44,7 @@ type UDPConn struct {
 	closed   bool
 	waitCh   chan struct{} // closed on the next change, when someone waits
 
-	readDeadline, writeDeadline udpDeadline
+	readDeadline, writeDeadline deadline
 }
 
 // queuedDatagram is one received datagram waiting for ReadFrom. Its buffer
@@ -132,7 +131,8 @@ func (s *Stack) DialUDP(remote netip.AddrPort) (*UDPConn, error) {
 func (s *Stack) newUDPConn(local netip.AddrPort) *UDPConn {
 	c := &UDPConn{s: s, t: s.udp, local: local,
 		maxBytes: s.opts.UDPReceiveBuffer, maxCount: s.opts.UDPReceiveQueueLength}
-	c.readDeadline.c, c.writeDeadline.c = c, c
+	c.readDeadline.init(&c.mu, s.clock, c.wake)
+	c.writeDeadline.init(&c.mu, s.clock, c.wake)
 	return c
 }
 
@@ -305,7 +305,7 @@ func (c *UDPConn) write(p []byte, dst netip.AddrPort) (int, error) {
 
 // wait blocks, with mu held on entry and exit, until the socket changes or
 // the deadline passes.
-func (c *UDPConn) wait(d *udpDeadline) error {
+func (c *UDPConn) wait(d *deadline) error {
 	if d.expired() {
 		return os.ErrDeadlineExceeded
 	}
@@ -441,53 +441,3 @@ func (c *UDPConn) opError(op string, addr net.Addr, err error) error {
 	}
 	return &net.OpError{Op: op, Net: "udp", Source: c.localAddr, Addr: addr, Err: err}
 }
-
-// udpDeadline is a read or write deadline on the stack's clock, like the
-// TCP socket's.
-type udpDeadline struct {
-	c     *UDPConn // whose mu guards the fields below
-	timer clock.Timer
-	ch    chan struct{} // closed when the deadline passes; nil: no deadline
-}
-
-// set changes the deadline (c.mu held) and wakes waiters to see it.
-func (d *udpDeadline) set(t time.Time) {
-	if d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
-	}
-	d.ch = nil
-	if !t.IsZero() {
-		ch := make(chan struct{})
-		d.ch = ch
-		if wait := t.Sub(d.c.s.clock.Now()); wait <= 0 {
-			close(ch)
-		} else {
-			d.timer = d.c.s.clock.AfterFunc(wait, func() {
-				d.c.mu.Lock()
-				if d.ch == ch {
-					close(ch)
-				}
-				d.c.mu.Unlock()
-			})
-		}
-	}
-	d.c.wake()
-}
-
-// expired reports whether the deadline has passed (c.mu held).
-func (d *udpDeadline) expired() bool {
-	if d.ch == nil {
-		return false
-	}
-	select {
-	case <-d.ch:
-		return true
-	default:
-		return false
-	}
-}
-
-// done returns a channel closed when the deadline passes, or nil (c.mu
-// held).
-func (d *udpDeadline) done() <-chan struct{} { return d.ch }
