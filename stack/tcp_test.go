@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tundra-net/tundra/ipv4"
 	"github.com/tundra-net/tundra/link"
 	"github.com/tundra-net/tundra/link/pipe"
 	"github.com/tundra-net/tundra/tcp"
@@ -338,5 +339,34 @@ func TestTCPConnectionsListing(t *testing.T) {
 	}
 	if s := infos[0].String(); !strings.Contains(s, "ESTABLISHED") || !strings.Contains(s, "cwnd:") {
 		t.Errorf("ss line %q", s)
+	}
+}
+
+// TestListenerCloseDropsHalfOpenSilently: closing a listener drops its
+// SYN-RECEIVED connections without a RST, as BSD and Linux do; the peer's
+// next segment then finds a closed port.
+func TestListenerCloseDropsHalfOpenSilently(t *testing.T) {
+	h := newHarness(t, Options{})
+	l, err := h.s.Listen("tcp", ":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn := tcp.HeaderFields{SrcPort: 4000, DstPort: 80, Seq: 1000, Flags: tcp.FlagSYN, Window: 65535,
+		Options: tcp.Options{HasMSS: true, MSS: 1460}}
+	seg := make([]byte, syn.Len())
+	if _, err := syn.Encode(seg); err != nil {
+		t.Fatal(err)
+	}
+	tcp.SetChecksum(seg, peerAddr.As4(), stackAddr.As4())
+	h.send(ipPacket(ipv4.ProtocolTCP, seg))
+	if out := h.recv(); len(out) != 1 {
+		t.Fatalf("%d answers to the SYN, want a SYN+ACK", len(out))
+	}
+	l.Close()
+	if out := h.recv(); len(out) != 0 {
+		t.Fatalf("closing the listener sent %d packets, want none", len(out))
+	}
+	if n := h.s.ConnectionCount(); n != 0 {
+		t.Fatalf("%d connections left", n)
 	}
 }

@@ -220,7 +220,18 @@ func (l *TCPListener) Close() error {
 		delete(t.listeners, l.key)
 	}
 	t.mu.Unlock()
+	// Half-open children are dropped silently, as BSD and Linux drop
+	// their SYN-RECEIVED entries; established ones that no Accept took are
+	// reset, so their peers learn at once.
 	for _, c := range children {
+		c.mu.Lock()
+		if c.tcb.State() == tcp.SynReceived {
+			c.tcb.Discard()
+			c.afterEvent()
+			c.mu.Unlock()
+			continue
+		}
+		c.mu.Unlock()
 		c.abort()
 	}
 	return nil

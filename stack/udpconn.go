@@ -7,7 +7,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
 )
 
 // UDPConn is a UDP socket of the stack. It implements net.PacketConn

@@ -47,3 +47,16 @@ func (c *Conn) Config() Config { return c.cfg }
 // sent) and RCV.NXT, for the stack's decision to reopen a connection from
 // TIME-WAIT (RFC 1122 4.2.2.13).
 func (c *Conn) SequenceNumbers() (sndMax, rcvNxt Seq) { return c.sndMax, c.rcvNxt }
+
+// Discard ends the connection without a word to the peer: both buffers
+// are dropped and the Conn is CLOSED. A listener that closes uses it for
+// its half-open connections (SYN-RECEIVED), which BSD and Linux drop
+// silently: nothing was promised to an application yet, and the peer's
+// next segment meets a closed port and draws a RST (RFC 9293 3.10.7.1).
+func (c *Conn) Discard() {
+	if c.state == Closed {
+		return
+	}
+	c.readShut, c.writeShut, c.appClosed = true, true, true
+	c.enterClosed(EventAbort, ErrConnectionAborted)
+}
