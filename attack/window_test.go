@@ -20,8 +20,11 @@ import (
 // the window; a one-byte zero-window probe is allowed).
 type windowWatch struct {
 	link.Endpoint
-	mu         sync.Mutex
-	flows      map[uint16]*flowWindow // by the client's port
+	mu sync.Mutex
+	// flows is keyed by both ports: our stack reuses an ephemeral port for
+	// connections to different server ports at once (a four-tuple, not a
+	// port, names a connection).
+	flows      map[[2]uint16]*flowWindow
 	violations []string
 }
 
@@ -33,7 +36,7 @@ type flowWindow struct {
 }
 
 func newWindowWatch(ep link.Endpoint) *windowWatch {
-	return &windowWatch{Endpoint: ep, flows: map[uint16]*flowWindow{}}
+	return &windowWatch{Endpoint: ep, flows: map[[2]uint16]*flowWindow{}}
 }
 
 func (w *windowWatch) violation(format string, args ...any) {
@@ -62,17 +65,18 @@ func (w *windowWatch) WritePackets(pkts []link.Packet) (int, error) {
 			continue
 		}
 		port := seg.DstPort
+		key := [2]uint16{seg.DstPort, seg.SrcPort} // client port, server port
 		switch {
 		case seg.Flags&tcp.FlagRST != 0:
-			delete(w.flows, port)
+			delete(w.flows, key)
 		case seg.Flags&tcp.FlagSYN != 0:
 			f := &flowWindow{}
 			if seg.Options.HasWindowScale {
 				f.shift = int(min(seg.Options.WindowScale, tcp.MaxWindowScale))
 			}
-			w.flows[port] = f
+			w.flows[key] = f
 		case seg.Flags&tcp.FlagACK != 0:
-			f := w.flows[port]
+			f := w.flows[key]
 			if f == nil {
 				continue
 			}
@@ -101,7 +105,7 @@ func (w *windowWatch) ReadPackets(pkts []link.Packet) (int, error) {
 		if !ok || len(seg.Payload) == 0 || seg.Flags&tcp.FlagSYN != 0 {
 			continue
 		}
-		f := w.flows[seg.SrcPort]
+		f := w.flows[[2]uint16{seg.SrcPort, seg.DstPort}]
 		if f == nil || !f.haveEdge {
 			continue
 		}
