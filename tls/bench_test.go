@@ -15,31 +15,12 @@ import (
 // that reads it has stored them.
 func handshakeServer(b *testing.B, cfg *Config) string {
 	b.Helper()
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := NewListener(inner, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				if _, err := c.Write([]byte{'x'}); err == nil {
-					io.Copy(io.Discard, c)
-				}
-			}()
+	ln := serveLoopback(b, cfg, 30*time.Second, func(c net.Conn) {
+		if _, err := c.Write([]byte{'x'}); err == nil {
+			io.Copy(io.Discard, c)
 		}
-	}()
-	return inner.Addr().String()
+	})
+	return ln.Addr().String()
 }
 
 // BenchmarkHandshake measures complete handshakes over kernel loopback,

@@ -272,33 +272,11 @@ func TestResumptionCanBeTurnedOff(t *testing.T) {
 	}
 }
 
-// kernelListener returns a TLS listener on kernel loopback whose
+// kernelEchoListener returns a TLS listener on kernel loopback whose
 // connections echo what they read.
 func kernelEchoListener(t *testing.T, cfg *Config) net.Listener {
 	t.Helper()
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := NewListener(inner, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln
+	return serveLoopback(t, cfg, 10*time.Second, func(c net.Conn) { io.Copy(c, c) })
 }
 
 func TestListenerAndDialer(t *testing.T) {

@@ -142,3 +142,33 @@ func readFull(c net.Conn, buf []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// serveLoopback runs a TLS listener on kernel loopback that hands each
+// connection, with a deadline of d, to handle on its own goroutine and
+// closes it afterwards; the listener closes when the test ends.
+func serveLoopback(tb testing.TB, cfg *Config, d time.Duration, handle func(net.Conn)) net.Listener {
+	tb.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := NewListener(inner, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(d))
+				handle(c)
+			}()
+		}
+	}()
+	return ln
+}

@@ -50,34 +50,14 @@ func writePKI(t *testing.T, p testPKI) func(string) string {
 // and the negotiated ALPN protocol, then closes it.
 func lineServer(t *testing.T, cfg *Config) net.Listener {
 	t.Helper()
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := NewListener(inner, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					return
-				}
-				alpn := c.(*Conn).ConnectionState().NegotiatedProtocol
-				io.WriteString(c, "pong: "+strings.TrimSpace(line)+" alpn="+alpn+"\n")
-			}()
+	return serveLoopback(t, cfg, 10*time.Second, func(c net.Conn) {
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			return
 		}
-	}()
-	return ln
+		alpn := c.(*Conn).ConnectionState().NegotiatedProtocol
+		io.WriteString(c, "pong: "+strings.TrimSpace(line)+" alpn="+alpn+"\n")
+	})
 }
 
 func TestOpenSSLClientVerifiesOurServer(t *testing.T) {
