@@ -142,30 +142,29 @@ func rate(size int, d time.Duration) string {
 	return fmt.Sprintf("%.0f Mbit/s", float64(size)*8/d.Seconds()/1e6)
 }
 
-// TestKernelEchoThroughStack: the kernel connects to our echo service and
-// sends 100 MiB, reading it all back (so 100 MiB each way).
-func TestKernelEchoThroughStack(t *testing.T) {
-	ns, s := kernelSetup(t, Options{})
-	l, err := s.Listen("tcp", ":7")
+// echoKernelToStack: the kernel connects to an echo service on the stack
+// and sends size bytes through it, reading them back.
+func echoKernelToStack(t *testing.T, ns *netnstest.NS, s *Stack, size int, label string) {
+	t.Helper()
+	l, err := s.Listen("tcp", ":0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	go serveEcho(l)
-	c, err := kernelDial(t, ns, netnstest.StackAddr+":7")
+	c, err := kernelDial(t, ns, net.JoinHostPort(netnstest.StackAddr, portOf(l.Addr())))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	size := *kernelMiB << 20
 	d := echoRoundTrip(t, c, size)
-	t.Logf("kernel -> tundra echo: %d MiB each way in %v (%s each way)", size>>20, d.Round(time.Millisecond), rate(size, d))
+	t.Logf("%skernel -> tundra echo: %d MiB each way in %v (%s each way)", label, size>>20, d.Round(time.Millisecond), rate(size, d))
 }
 
-// TestStackEchoThroughKernel: the stack connects to a kernel echo server
-// and sends 100 MiB, reading it all back.
-func TestStackEchoThroughKernel(t *testing.T) {
-	ns, s := kernelSetup(t, Options{})
+// echoStackToKernel: the stack connects to a kernel echo server and sends
+// size bytes through it, reading them back.
+func echoStackToKernel(t *testing.T, ns *netnstest.NS, s *Stack, size int, label string) {
+	t.Helper()
 	l := kernelListen(t, ns)
 	go serveEcho(l)
 	c, err := s.Dial("tcp", l.Addr().String())
@@ -173,9 +172,22 @@ func TestStackEchoThroughKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	size := *kernelMiB << 20
 	d := echoRoundTrip(t, c, size)
-	t.Logf("tundra -> kernel echo: %d MiB each way in %v (%s each way)", size>>20, d.Round(time.Millisecond), rate(size, d))
+	t.Logf("%stundra -> kernel echo: %d MiB each way in %v (%s each way)", label, size>>20, d.Round(time.Millisecond), rate(size, d))
+}
+
+// TestKernelEchoThroughStack: the kernel connects to our echo service and
+// sends 100 MiB, reading it all back (so 100 MiB each way).
+func TestKernelEchoThroughStack(t *testing.T) {
+	ns, s := kernelSetup(t, Options{})
+	echoKernelToStack(t, ns, s, *kernelMiB<<20, "")
+}
+
+// TestStackEchoThroughKernel: the stack connects to a kernel echo server
+// and sends 100 MiB, reading it all back.
+func TestStackEchoThroughKernel(t *testing.T) {
+	ns, s := kernelSetup(t, Options{})
+	echoStackToKernel(t, ns, s, *kernelMiB<<20, "")
 }
 
 // TestKernelEchoUnderLoss repeats both directions with iptables on the
@@ -197,29 +209,8 @@ func TestKernelEchoUnderLoss(t *testing.T) {
 	if testing.Short() {
 		size = 8 << 20
 	}
-	l, err := s.Listen("tcp", ":7")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go serveEcho(l)
-	c, err := kernelDial(t, ns, netnstest.StackAddr+":7")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := echoRoundTrip(t, c, size)
-	c.Close()
-	t.Logf("2%% loss, kernel -> tundra echo: %d MiB each way in %v (%s)", size>>20, d.Round(time.Millisecond), rate(size, d))
-
-	kl := kernelListen(t, ns)
-	go serveEcho(kl)
-	c, err = s.Dial("tcp", kl.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	d = echoRoundTrip(t, c, size)
-	c.Close()
-	t.Logf("2%% loss, tundra -> kernel echo: %d MiB each way in %v (%s)", size>>20, d.Round(time.Millisecond), rate(size, d))
+	echoKernelToStack(t, ns, s, size, "2% loss, ")
+	echoStackToKernel(t, ns, s, size, "2% loss, ")
 	st := s.Stats()
 	t.Logf("retransmitted segments %d of %d sent", st.TCP.RetransSegs, st.TCP.OutSegs)
 }
