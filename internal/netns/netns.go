@@ -93,33 +93,47 @@ func (ns *NS) AddTUN(dev, kernelAddr string, mtu int) error {
 // Do runs f on an OS thread that has entered the namespace, then returns
 // the thread to the namespace it came from. File descriptors f opens (a
 // TUN, a socket) stay bound to the namespace after Do returns.
-func (ns *NS) Do(f func() error) error {
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
+func (ns *NS) Do(f func() error) error { return DoIn("/var/run/netns/"+ns.Name, f) }
+
+// DoIn runs f on a locked OS thread moved into the network namespace at
+// path (a /var/run/netns entry) and returns f's error. It runs on a
+// goroutine of its own, so that if the thread cannot be moved back it
+// stays locked and the runtime destroys it with that goroutine, rather
+// than leaving a caller's thread in the wrong namespace. Only f's own
+// thread is inside: goroutines f starts are not.
+func DoIn(path string, f func() error) error {
+	result := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			result <- fmt.Errorf("netns: save current namespace: %w", err)
+			return
+		}
+		defer unix.Close(orig)
+		target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			result <- fmt.Errorf("netns: open %s: %w", path, err)
+			return
+		}
+		defer unix.Close(target)
+		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			result <- fmt.Errorf("netns: enter %s: %w", path, err)
+			return
+		}
+		ferr := f()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// Stay locked: the thread dies with this goroutine.
+			result <- errors.Join(ferr, fmt.Errorf("netns: leave %s: %w", path, err))
+			return
+		}
 		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := os.Open("/var/run/netns/" + ns.Name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("setns into %s: %w", ns.Name, err)
-	}
-	ferr := f()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// The thread is stuck in the wrong namespace: keep it locked so the
-		// runtime throws it away when this goroutine ends, rather than
-		// reusing it for other work.
-		return errors.Join(ferr, fmt.Errorf("setns back: %w", err))
-	}
-	runtime.UnlockOSThread()
-	return ferr
+		result <- ferr
+	}()
+	return <-result
 }
 
 // Delete removes the namespace and everything in it. It is safe to call

@@ -40,11 +40,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/tundra-net/tundra/internal/netns"
 	"github.com/tundra-net/tundra/link/tun"
 )
 
@@ -125,40 +123,7 @@ func (ns *NS) Run(name string, args ...string) string {
 // being inside the namespace: only its own thread is. If the thread cannot
 // be moved back to its original namespace it is left locked, so the Go
 // runtime destroys it instead of reusing it.
-func (ns *NS) Do(f func() error) error {
-	result := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			result <- fmt.Errorf("netnstest: save current namespace: %w", err)
-			return
-		}
-		defer unix.Close(orig)
-		target, err := unix.Open(ns.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			result <- fmt.Errorf("netnstest: open %s: %w", ns.Path(), err)
-			return
-		}
-		defer unix.Close(target)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			result <- fmt.Errorf("netnstest: enter %s: %w", ns.Name, err)
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			// Stay locked: the thread dies with this goroutine.
-			result <- fmt.Errorf("netnstest: leave %s: %w", ns.Name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		result <- ferr
-	}()
-	return <-result
-}
+func (ns *NS) Do(f func() error) error { return netns.DoIn(ns.Path(), f) }
 
 // OpenTUN opens a TUN device called name (DefaultTUNName if empty) inside
 // the namespace with tun.Open, then configures its kernel side: IPv6 off
