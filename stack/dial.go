@@ -105,15 +105,24 @@ func (c *TCPConn) waitEstablished(ctx context.Context) error {
 	}
 }
 
-// parseRemoteAddrPort parses "ip:port" for Dial.
-func parseRemoteAddrPort(address string) (netip.AddrPort, error) {
+// splitAddrPort splits "host:port" and parses the port.
+func splitAddrPort(address string) (host string, port uint16, err error) {
 	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
-		return netip.AddrPort{}, err
+		return "", 0, err
 	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
+	p, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil {
-		return netip.AddrPort{}, &net.AddrError{Err: "invalid port", Addr: address}
+		return "", 0, &net.AddrError{Err: "invalid port", Addr: address}
+	}
+	return host, uint16(p), nil
+}
+
+// parseRemoteAddrPort parses "ip:port" for Dial.
+func parseRemoteAddrPort(address string) (netip.AddrPort, error) {
+	host, port, err := splitAddrPort(address)
+	if err != nil {
+		return netip.AddrPort{}, err
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
@@ -122,26 +131,22 @@ func parseRemoteAddrPort(address string) (netip.AddrPort, error) {
 	if !ip.Unmap().Is4() {
 		return netip.AddrPort{}, &net.AddrError{Err: "tundra speaks IPv4 only", Addr: address}
 	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil
+	return netip.AddrPortFrom(ip.Unmap(), port), nil
 }
 
 // parseLocalAddrPort parses "[ip]:port" for Listen; an empty host means
 // every address.
 func parseLocalAddrPort(address string) (netip.AddrPort, error) {
-	host, portStr, err := net.SplitHostPort(address)
+	host, port, err := splitAddrPort(address)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return netip.AddrPort{}, &net.AddrError{Err: "invalid port", Addr: address}
-	}
 	if host == "" {
-		return netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(port)), nil
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), port), nil
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil || !ip.Unmap().Is4() {
 		return netip.AddrPort{}, &net.AddrError{Err: "not an IPv4 address", Addr: address}
 	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil
+	return netip.AddrPortFrom(ip.Unmap(), port), nil
 }

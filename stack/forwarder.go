@@ -126,7 +126,8 @@ func (f *tcpForwarder) handleSyn(id tcp.FourTuple, syn tcp.Segment) DropReason {
 	return DropNone
 }
 
-// Pending returns how many forwarded SYNs wait for their handler's answer.
+// ForwarderPending returns how many forwarded SYNs wait for their
+// handler's answer.
 func (s *Stack) ForwarderPending() int {
 	s.forwarder.mu.Lock()
 	defer s.forwarder.mu.Unlock()

@@ -424,7 +424,7 @@ func (c *TCPConn) Close() error {
 		d.init(&c.mu, c.s.clock, c.wake)
 		d.set(c.s.clock.Now().Add(c.lingerAt))
 		for c.tcb.Stats().SendBuffered > 0 && c.tcb.State() != tcp.Closed {
-			if c.waitLocked(&d) != nil {
+			if c.wait(&d) != nil {
 				break
 			}
 		}
@@ -434,9 +434,6 @@ func (c *TCPConn) Close() error {
 	c.writeDeadline.set(time.Time{})
 	return nil
 }
-
-// waitLocked is wait for Close, which has already marked the conn closed.
-func (c *TCPConn) waitLocked(d *deadline) error { return c.wait(d) }
 
 // CloseRead shuts down the reading side: Read returns io.EOF, arriving
 // data is acknowledged and discarded.
