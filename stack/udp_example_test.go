@@ -14,13 +14,18 @@ import (
 
 // exampleHosts returns two stacks joined by an in-memory link: 198.18.0.1
 // and 198.18.0.2.
-func exampleHosts() (*stack.Stack, *stack.Stack) {
+func exampleHosts() (*stack.Stack, *stack.Stack) { return exampleHostsWith(stack.Options{}) }
+
+// exampleHostsWith is exampleHosts with options for B (its address is set
+// here).
+func exampleHostsWith(optsB stack.Options) (*stack.Stack, *stack.Stack) {
 	ea, eb := pipe.New(pipe.Options{})
 	a, err := stack.New(ea, stack.Options{Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.1")}})
 	if err != nil {
 		panic(err)
 	}
-	b, err := stack.New(eb, stack.Options{Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.2")}})
+	optsB.Addresses = []netip.Addr{netip.MustParseAddr("198.18.0.2")}
+	b, err := stack.New(eb, optsB)
 	if err != nil {
 		panic(err)
 	}
