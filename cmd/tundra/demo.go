@@ -197,8 +197,10 @@ func (d *demo) run(ctx context.Context) error {
 }
 
 // startStack opens the TUN inside the namespace and stacks the layers the
-// demo watches on it: stack -> tracer's tap -> pcap tee -> TUN (with
-// orderedCapture around the tee).
+// demo watches on it: stack -> tracer's tap -> pcap tee -> TUN. The tee
+// records a written packet before the kernel's answer to it can be read
+// (it holds its lock across the write), so the capture keeps cause before
+// effect and Wireshark can follow, and decrypt, the TLS stream.
 func (d *demo) startStack() error {
 	var dev link.Endpoint
 	err := d.ns.Do(func() error {
@@ -216,13 +218,12 @@ func (d *demo) startStack() error {
 		dev.Close()
 		return err
 	}
-	var order orderedCapture
-	if d.tee, err = pcap.NewTee(order.below(dev), d.capture, pcap.Options{Interface: demoTUN}); err != nil {
+	if d.tee, err = pcap.NewTee(dev, d.capture, pcap.Options{Interface: demoTUN}); err != nil {
 		dev.Close()
 		return err
 	}
 	d.tracer = trace.New(nil)
-	d.st, err = stack.New(d.tracer.Endpoint(order.above(d.tee)), stack.Options{
+	d.st, err = stack.New(d.tracer.Endpoint(d.tee), stack.Options{
 		Addresses: []netip.Addr{netip.MustParseAddr(demoStackAddr)},
 		Observer:  d.tracer,
 	})
@@ -399,75 +400,4 @@ func (d *demo) cleanup() {
 		d.ns.Delete()
 		d.step("namespace %s deleted", d.ns.Name)
 	}
-}
-
-// orderedCapture keeps the capture in the order packets really crossed
-// the TUN. pcap.Tee records a written packet after handing it to the
-// device, so a reply the kernel sends at once can be read, and recorded,
-// first: Wireshark then sees an ACK of a segment it has not seen yet and
-// the segment itself as a "spurious retransmission", and will not decrypt
-// the TLS stream. Until the tee records before it writes (reported to its
-// owner), the demo brackets it: writes go through the tee with mu held
-// (write and record, together), and a read, once the device has returned
-// packets, waits for mu before the tee records them, so the record of a
-// segment always comes before the record of any answer to it.
-type orderedCapture struct {
-	mu     sync.Mutex
-	reader *captureAbove // set by the reading goroutine before each read
-}
-
-// above wraps the tee (the stack's side).
-func (o *orderedCapture) above(tee link.Endpoint) link.Endpoint { return &captureAbove{tee, o, false} }
-
-// below wraps the device (the tee's inner endpoint).
-func (o *orderedCapture) below(dev link.Endpoint) link.Endpoint { return &captureBelow{dev, o} }
-
-type captureAbove struct {
-	link.Endpoint // the tee
-	o             *orderedCapture
-	readLocked    bool // captureBelow took mu for the read in progress (pump goroutine only)
-}
-
-type captureBelow struct {
-	link.Endpoint // the device
-	o             *orderedCapture
-}
-
-// WritePackets writes and records pkts with mu held.
-func (a *captureAbove) WritePackets(pkts []link.Packet) (int, error) {
-	a.o.mu.Lock()
-	defer a.o.mu.Unlock()
-	return a.Endpoint.WritePackets(pkts)
-}
-
-// ReadPackets reads through the tee and releases mu once the tee has
-// recorded what it read.
-func (a *captureAbove) ReadPackets(pkts []link.Packet) (int, error) {
-	a.o.reader = a
-	n, err := a.Endpoint.ReadPackets(pkts) // the tee reads through captureBelow, then records
-	if a.readLocked {
-		a.readLocked = false
-		a.o.mu.Unlock()
-	}
-	return n, err
-}
-
-// PacketDropped passes the stack's drop reports on to the tee.
-func (a *captureAbove) PacketDropped(data []byte, reason string) {
-	if d, ok := a.Endpoint.(link.DropObserver); ok {
-		d.PacketDropped(data, reason)
-	}
-}
-
-// ReadPackets reads from the device, then takes mu, so that no write is
-// half recorded when the tee records what was read.
-func (b *captureBelow) ReadPackets(pkts []link.Packet) (int, error) {
-	n, err := b.Endpoint.ReadPackets(pkts)
-	b.o.mu.Lock() // released by captureAbove once the tee has recorded
-	if r := b.o.reader; r != nil {
-		r.readLocked = true
-	} else {
-		b.o.mu.Unlock()
-	}
-	return n, err
 }
