@@ -13,7 +13,7 @@ const DefaultMaxTCPConnections = 32768
 
 // connectionsFull reports whether the stack holds Options.MaxTCPConnections
 // connections (in any state, TIME-WAIT included): new passive opens are
-// then refused with a RST.
+// then refused with a RST, new active opens with ENOBUFS.
 func (t *tcpTransport) connectionsFull() bool {
 	t.mu.RLock()
 	n := len(t.conns)

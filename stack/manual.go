@@ -31,6 +31,11 @@ func (s *Stack) StartDialTCP(localPort uint16, remote netip.AddrPort) (*TCPConn,
 		return nil, opErr(net.ErrClosed)
 	default:
 	}
+	// Options.MaxTCPConnections bounds active opens too, so that a program
+	// dialing in a loop cannot make the stack hold more than the cap.
+	if s.tcp.connectionsFull() {
+		return nil, opErr(os.NewSyscallError("connect", syscall.ENOBUFS))
+	}
 	local := s.addrs4[0]
 	port := localPort
 	if port == 0 {

@@ -100,7 +100,8 @@ type Options struct {
 	// cookie (see TCPListener).
 	DisableSYNCookies bool
 	// MaxTCPConnections caps the TCP connections the stack holds at once,
-	// in every state; past it SYNs to listeners are refused with a RST.
+	// in every state; past it SYNs to listeners are refused with a RST and
+	// Dial fails with an error wrapping syscall.ENOBUFS.
 	// Default DefaultMaxTCPConnections.
 	MaxTCPConnections int
 

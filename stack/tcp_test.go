@@ -370,3 +370,46 @@ func TestListenerCloseDropsHalfOpenSilently(t *testing.T) {
 		t.Fatalf("%d connections left", n)
 	}
 }
+
+// TestMaxTCPConnectionsBoundsDials: the connection cap counts connections
+// the stack opens itself. Past it, Dial fails at once with ENOBUFS and
+// sends nothing; once a connection is gone, dialing works again.
+func TestMaxTCPConnectionsBoundsDials(t *testing.T) {
+	const maxConns = 4
+	a, b := stackPairWith(t, Options{MaxTCPConnections: maxConns}, Options{})
+	ln, err := b.Listen("tcp", ":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	for range maxConns {
+		c, err := a.Dial("tcp", "198.18.0.2:7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	segsBefore := a.Stats().TCP.OutSegs
+	_, err = a.Dial("tcp", "198.18.0.2:7")
+	if !errors.Is(err, syscall.ENOBUFS) {
+		t.Fatalf("dial past the cap: got %v, want ENOBUFS", err)
+	}
+	if got := a.Stats().TCP.OutSegs; got != segsBefore {
+		t.Errorf("a refused dial sent %d segments", got-segsBefore)
+	}
+	if n := a.ConnectionCount(); n != maxConns {
+		t.Errorf("ConnectionCount = %d, want %d", n, maxConns)
+	}
+	// Abortive close (SO_LINGER 0) frees the slot at once, with no TIME-WAIT.
+	conns[0].(*TCPConn).SetLinger(0)
+	conns[0].Close()
+	c, err := a.Dial("tcp", "198.18.0.2:7")
+	if err != nil {
+		t.Fatalf("dial after a slot was freed: %v", err)
+	}
+	conns = append(conns[1:], c)
+	for _, c := range conns {
+		c.Close()
+	}
+}
