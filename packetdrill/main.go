@@ -40,8 +40,9 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 	tolerance := fset.Duration("tolerance", 0, "timing tolerance, overriding each script's --tolerance_usecs")
 	verbose := fset.Bool("v", false, "print a trace of every event before each script's result")
 	keepGoing := fset.Bool("k", false, "keep going after a failed check, to count every difference (the script still fails)")
+	profileName := fset.String("profile", "", "start from the `NAME`d profile: freebsd (the FreeBSD suite's defaults) or tundra (the stack's own defaults, for conformance/tundra)")
 	fset.Usage = func() {
-		fmt.Fprintln(stdout, "usage: packetdrill [-v] [-k] [-D NAME]... [-tolerance D] SCRIPT|DIR...")
+		fmt.Fprintln(stdout, "usage: packetdrill [-v] [-k] [-D NAME]... [-tolerance D] [-profile NAME] SCRIPT|DIR...")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil {
@@ -54,6 +55,14 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 	if c.NewTarget == nil {
 		fmt.Fprintln(stdout, "packetdrill: no target stack configured")
 		return 2
+	}
+	if *profileName != "" {
+		p, err := ProfileNamed(*profileName)
+		if err != nil {
+			fmt.Fprintf(stdout, "packetdrill: %v\n", err)
+			return 2
+		}
+		c.Profile = &p
 	}
 	if len(defines) == 0 {
 		defines = defineFlags{"STANDARD"}

@@ -85,3 +85,45 @@ func TestMainVerboseTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestMainProfileFlag: -profile picks the starting profile the target is
+// configured with; under the tundra profile a sysctl line is refused
+// rather than silently changing nothing; an unknown name is a usage error.
+func TestMainProfileFlag(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.pkt")
+	sysctl := filepath.Join(dir, "sysctl.pkt")
+	if err := os.WriteFile(open, []byte(activeOpen), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sysctl, []byte("0 `sysctl -w net.inet.tcp.recvspace=1000`\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []Profile
+	factory := func(cfg TargetConfig) (Target, error) {
+		tg, err := newFakeTarget(cfg)
+		got = append(got, cfg.Profile)
+		return tg, err
+	}
+
+	var out bytes.Buffer
+	CLI{NewTarget: factory}.Main([]string{"-profile", "tundra", open}, &out)
+	if len(got) != 1 || got[0].Name != "tundra" || !got[0].StackDefaults || got[0].MTU != 1500 {
+		t.Fatalf("-profile tundra: target got %+v\n%s", got, out.String())
+	}
+	got = nil
+	out.Reset()
+	if code := (CLI{NewTarget: factory}).Main([]string{"-profile", "freebsd", open}, &out); code != 0 || len(got) != 1 || got[0] != FreeBSD() {
+		t.Fatalf("-profile freebsd: exit %d, target got %+v\n%s", code, got, out.String())
+	}
+
+	out.Reset()
+	if code := (CLI{NewTarget: factory}).Main([]string{"-profile", "tundra", sysctl}, &out); code != 1 ||
+		!strings.Contains(out.String(), "unsupported: sysctl net.inet.tcp.recvspace: profile tundra runs the stack with its own defaults") {
+		t.Errorf("sysctl under -profile tundra: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := (CLI{NewTarget: factory}).Main([]string{"-profile", "linux", open}, &out); code != 2 || !strings.Contains(out.String(), `unknown profile "linux"`) {
+		t.Errorf("unknown profile: exit %d, %q", code, out.String())
+	}
+}

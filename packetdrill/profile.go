@@ -21,6 +21,13 @@ type Profile struct {
 	// Name says where the values come from.
 	Name string
 
+	// StackDefaults runs the stack under test with its own default
+	// configuration instead of this profile's values: only MTU and the
+	// fcntl flag values apply, and "sysctl -w" lines are refused because
+	// they would change nothing. It is for scripts written for that
+	// stack's defaults (tundra's own, in conformance/tundra); see Tundra.
+	StackDefaults bool
+
 	// MTU of the link; the MSS option a stack announces follows from it
 	// (MTU minus 40 bytes of IPv4 and TCP headers, RFC 9293 section
 	// 3.7.1).
@@ -138,6 +145,33 @@ func FreeBSD() Profile {
 	}
 }
 
+// Tundra returns the profile of scripts written for tundra's own defaults
+// (tcp.DefaultConfig and the zero stack.Options): the target configures
+// nothing but the 1500-byte MTU, so the scripts see what a program using
+// tundra gets. fcntl(F_GETFL) reports Linux's O_RDWR and O_NONBLOCK, the
+// system tundra runs on.
+func Tundra() Profile {
+	return Profile{
+		Name:          "tundra",
+		StackDefaults: true,
+		MTU:           1500,
+		FlagRDWR:      0x2,
+		FlagNonblock:  0x800,
+	}
+}
+
+// ProfileNamed returns the profile called name: "freebsd" (FreeBSD, the
+// default of the runner) or "tundra" (Tundra).
+func ProfileNamed(name string) (Profile, error) {
+	switch name {
+	case "freebsd":
+		return FreeBSD(), nil
+	case "tundra":
+		return Tundra(), nil
+	}
+	return Profile{}, fmt.Errorf("unknown profile %q (freebsd or tundra)", name)
+}
+
 // MSS is the maximum segment size the profile's MTU gives for IPv4 and
 // TCP headers without options (RFC 9293 section 3.7.1; RFC 879).
 func (p Profile) MSS() int { return p.MTU - 40 }
@@ -157,6 +191,9 @@ func (p Profile) WindowScale() int {
 // not know or a value it cannot parse, so that no script line is silently
 // dropped.
 func (p *Profile) ApplySysctl(name, value string) error {
+	if p.StackDefaults {
+		return fmt.Errorf("sysctl %s: profile %s runs the stack with its own defaults", name, p.Name)
+	}
 	n, err := strconv.ParseInt(value, 10, 64)
 	if err != nil {
 		return fmt.Errorf("sysctl %s: value %q is not an integer", name, value)

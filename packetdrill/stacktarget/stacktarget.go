@@ -83,6 +83,12 @@ type socket struct {
 // hidden by ignoring them here.
 func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c := tcp.DefaultConfig()
+	if p.StackDefaults {
+		// tundra's own defaults, with the MSS the link's MTU gives (as
+		// stack.New derives it).
+		c.MSS = p.MSS()
+		return c
+	}
 	c.MSS = p.MSS()
 	c.ReceiveBufferSize = p.ReceiveBuffer
 	if p.RoundReceiveBufferToMSS {
@@ -138,6 +144,10 @@ func (t *Target) Configure(p packetdrill.Profile) error {
 	})
 	if err != nil {
 		return err
+	}
+	if p.StackDefaults {
+		// The profile leaves the buffers to the stack: report the stack's.
+		p.ReceiveBuffer, p.SendBuffer = cf.ReceiveBufferSize, cf.SendBufferSize
 	}
 	t.st, t.tcpCf, t.prof = st, cf, p
 	return nil
