@@ -229,6 +229,13 @@ func (t *tcpTransport) register(c *TCPConn) bool {
 	if _, dup := t.conns[c.id]; dup {
 		return false
 	}
+	select {
+	case <-t.s.closed:
+		// Stack.Close has begun: closeAll may have taken its list of
+		// connections already, and would not abort (and wake) this one.
+		return false
+	default:
+	}
 	t.conns[c.id] = c
 	return true
 }

@@ -301,7 +301,9 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 // error; io.Copy uses it when reading from a TCPConn. Unlike io.Copy's own
 // loop it holds no buffer while the connection is idle: a buffer is
 // borrowed from a pool only once data is waiting, so a server with many
-// idle connections in io.Copy costs little memory per connection.
+// idle connections in io.Copy costs little memory per connection. The
+// loop itself keeps a small stack frame (the copying is in moveTo), so
+// that a goroutine parked here stays in the runtime's smallest stack.
 func (c *TCPConn) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
@@ -311,43 +313,50 @@ func (c *TCPConn) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return total, err
 		}
-		if n == 0 {
-			// EOF or an error: let Read say which.
-			var one [1]byte
-			k, err := c.Read(one[:])
-			if k > 0 {
-				if _, werr := w.Write(one[:k]); werr != nil {
-					return total, werr
-				}
-				total += int64(k)
-				continue
-			}
-			if err == io.EOF {
-				return total, nil
-			}
-			return total, err
-		}
-		bp := copyBuffers.Get().(*[]byte)
-		k, err := c.Read(*bp)
-		if k > 0 {
-			wk, werr := w.Write((*bp)[:k])
-			total += int64(wk)
-			if werr == nil && wk < k {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
-				copyBuffers.Put(bp)
-				return total, werr
-			}
-		}
-		copyBuffers.Put(bp)
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
+		k, done, err := c.moveTo(w, n)
+		total += k
+		if done || err != nil {
 			return total, err
 		}
 	}
+}
+
+// moveTo reads what is waiting (n bytes; 0 at EOF or on an error) and
+// writes it to w, for WriteTo. done reports the end of the stream: EOF,
+// which WriteTo returns as a nil error.
+func (c *TCPConn) moveTo(w io.Writer, n int) (moved int64, done bool, err error) {
+	if n == 0 {
+		// EOF or an error: let Read say which.
+		var one [1]byte
+		k, err := c.Read(one[:])
+		if k > 0 {
+			if _, werr := w.Write(one[:k]); werr != nil {
+				return 0, true, werr
+			}
+			return int64(k), false, nil
+		}
+		if err == io.EOF {
+			return 0, true, nil
+		}
+		return 0, true, err
+	}
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	k, err := c.Read(*bp)
+	if k > 0 {
+		wk, werr := w.Write((*bp)[:k])
+		moved = int64(wk)
+		if werr == nil && wk < k {
+			werr = io.ErrShortWrite
+		}
+		if werr != nil {
+			return moved, true, werr
+		}
+	}
+	if err == io.EOF {
+		return moved, true, nil
+	}
+	return moved, err != nil, err
 }
 
 // Write writes all of p, waiting for room in the send buffer as needed.
@@ -388,6 +397,25 @@ func (c *TCPConn) wait(d *deadline) error {
 	if d.expired() {
 		return os.ErrDeadlineExceeded
 	}
+	if d.wake == nil || d.done() != nil {
+		return c.waitSelect(d)
+	}
+	// No deadline: wait for the token alone. A plain receive, in a
+	// function without a select, needs much less stack than a select,
+	// which keeps the goroutine of an idle connection (parked here in
+	// io.Copy) within the runtime's smallest stack: the runtime starts
+	// goroutines with the average stack in use, so this is also what
+	// every new connection's goroutine gets. Stack.Close needs no case of
+	// its own: it aborts every registered connection, which wakes this.
+	c.mu.Unlock()
+	<-d.wake
+	c.mu.Lock()
+	return nil
+}
+
+// waitSelect is wait with a deadline, or without a token channel of its
+// own (Close's linger).
+func (c *TCPConn) waitSelect(d *deadline) error {
 	var ch <-chan struct{} = d.wake
 	if d.wake == nil {
 		ch = c.changed()
