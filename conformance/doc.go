@@ -1,7 +1,14 @@
-// Package conformance runs the FreeBSD TCP test suite (packetdrill
-// scripts, kept in ../../shared/conformance) against tundra's stack and
-// keeps each script's result in expectations.txt. Its test fails when a
-// script that passed stops passing; "go test ./conformance -update"
-// rewrites the file after an improvement. See README.md for what the
-// runner checks and what the results mean.
+// Package conformance runs packetdrill scripts against tundra's stack:
+// the FreeBSD TCP test suite (kept in ../../shared/conformance), whose
+// per-script results are recorded in expectations.txt, and tundra's own
+// scripts for the classic exchanges of RFC 9293 (tundra/), which run
+// against the stack's default configuration and must all pass.
+//
+// Its tests fail when a FreeBSD script that passed stops passing, when one
+// of tundra's own scripts fails without a known-bug entry, when a failing
+// script has no reason in reasons.txt, or when ../docs/conformance.md
+// differs from what expectations.txt, reasons.txt and the own scripts'
+// results make of it. "go test ./conformance -update" rewrites
+// expectations.txt and the generated parts of docs/conformance.md. See
+// README.md for what the runner checks.
 package conformance
