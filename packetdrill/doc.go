@@ -10,9 +10,11 @@
 // virtual clock, which the runner feeds inbound packets and socket calls
 // and whose outbound packets it matches against the script. Nothing here
 // touches a real network. A Profile states the FreeBSD defaults the
-// suite's scripts assume (buffer sizes, window scale, MSS); it configures
-// the target and never loosens what a script checks. CLI.Main is the
-// command-line entry point behind "tundra packetdrill".
+// suite's scripts assume (buffer sizes, window scale, MSS), or, with
+// Tundra, asks the target for its own defaults (for scripts written for
+// them); it configures the target and never loosens what a script
+// checks. CLI.Main is the command-line entry point behind "tundra
+// packetdrill".
 //
 // # A script
 //
