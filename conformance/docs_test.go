@@ -216,6 +216,28 @@ func docSections(exp map[string]result, rs []*reason, own []ownResult) (map[stri
 	return sections, unexplained
 }
 
+// unusedReasons returns the reasons that are no failing script's reason.
+func unusedReasons(exp map[string]result, rs []*reason, own []ownResult) []*reason {
+	used := map[*reason]bool{}
+	for script, r := range exp {
+		if !r.pass {
+			used[reasonFor(rs, script, r.reason)] = true
+		}
+	}
+	for _, o := range own {
+		if o.err != nil {
+			used[reasonFor(rs, o.path, o.first)] = true
+		}
+	}
+	var out []*reason
+	for _, r := range rs {
+		if !used[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func plural(n int) string {
 	if n == 1 {
 		return ""
@@ -251,6 +273,9 @@ func TestConformanceDoc(t *testing.T) {
 	sections, unexplained := docSections(exp, rs, own)
 	for _, u := range unexplained {
 		t.Errorf("no reason in %s for the failure of %s", reasonsFile, u)
+	}
+	for _, r := range unusedReasons(exp, rs, own) {
+		t.Logf("%s:%d (%s) explains no failing script now: delete it", reasonsFile, r.line, r.title)
 	}
 	old, err := os.ReadFile(docFile)
 	if err != nil {
