@@ -113,6 +113,9 @@ func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
 	// acceptable reset segment should be formed for any arriving
 	// ACK-bearing segment"; "third, check for a SYN".
 	if l != nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN {
+		if seg.Flags&tcp.FlagFIN != 0 && t.s.opts.TCP.DropSYNFIN {
+			return DropTCPInvalid // tcp.Config.DropSYNFIN
+		}
 		return l.handleSyn(id, seg)
 	}
 	if l == nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN && t.s.opts.TCPForwarder != nil {

@@ -83,12 +83,16 @@ func (c *TCPConn) handleSegment(seg tcp.Segment) {
 
 // retireForReopen ends a connection in TIME-WAIT that a new SYN with
 // sequence number seq may reopen (RFC 1122 4.2.2.13): seq must lie beyond
-// everything received on it. It returns the smallest ISS the new
-// incarnation may use: well past anything the old one sent.
+// everything received on it, and the application must have closed the
+// socket. A connection whose socket is still open (it only shut down its
+// sending side) belongs to that socket until it is closed: the SYN is
+// then handled by the connection like any other (RFC 9293 3.10.7.4,
+// fourth step). It returns the smallest ISS the new incarnation may use:
+// well past anything the old one sent.
 func (c *TCPConn) retireForReopen(seq tcp.Seq) (minISS tcp.Seq, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gone || c.tcb.State() != tcp.TimeWait {
+	if c.gone || !c.closed || c.tcb.State() != tcp.TimeWait {
 		return 0, false
 	}
 	sndMax, rcvNxt := c.tcb.SequenceNumbers()

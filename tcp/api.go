@@ -65,15 +65,31 @@ type Config struct {
 	// (RFC 9438 with HyStart++, the default), "newreno" (RFC 5681, 6582),
 	// or one added with RegisterCongestionControl. Empty means the default.
 	CongestionControl string
-	// DisableRFC5961 restores the older RFC 793 behaviour: any RST in the
-	// window resets the connection, and ACKs far below SND.UNA are not
-	// checked. By default (false) RFC 5961 applies: only a RST at exactly
-	// RCV.NXT resets, other in-window RSTs draw a challenge ACK (section
-	// 3), and ACKs below SND.UNA - MAX.SND.WND are dropped (section 5). A
-	// SYN in a synchronized state draws a challenge ACK either way (section
-	// 4, made normative by RFC 9293 3.10.7.4). packetdrill scripts written
-	// for old stacks set it.
-	DisableRFC5961 bool
+	// RSTInWindowResets restores RFC 793's reset check: any RST in the
+	// receive window resets the connection. By default (false) RFC 5961
+	// section 3 applies: only a RST at exactly RCV.NXT resets and other
+	// in-window RSTs draw a challenge ACK. RFC 9293 3.10.7.4 allows both:
+	// "For stacks implementing the protection described in RFC 5961, the
+	// three checks below apply; otherwise, processing for these states is
+	// indicated further below." Linux and FreeBSD implement RFC 5961;
+	// FreeBSD's net.inet.tcp.insecure_rst=1 switches it off.
+	RSTInWindowResets bool
+	// SYNInWindowResets restores RFC 793's answer to a SYN in a
+	// synchronized state: "If the SYN is in the window it is an error,
+	// send a reset ... enter the CLOSED state" (a SYN outside the window
+	// still draws an ACK). By default (false) any SYN draws a challenge
+	// ACK (RFC 5961 section 4). RFC 9293 3.10.7.4 presents that as the
+	// mitigation "RFC 5961 recommends"; RFC 5961 section 1 leaves its
+	// mitigations to each implementation's applicability. Linux and
+	// FreeBSD send the challenge ACK; FreeBSD's
+	// net.inet.tcp.insecure_syn=1 resets instead.
+	SYNInWindowResets bool
+	// NoACKRangeCheck turns off RFC 5961 section 5: by default ACKs below
+	// SND.UNA - MAX.SND.WND are dropped and answered with an ACK, so that
+	// blind data injection needs a plausible ACK too. RFC 9293 3.10.7.4
+	// calls it a mitigation "that implementations MAY choose to include
+	// (MAY-12)". Linux checks it.
+	NoACKRangeCheck bool
 	// ChallengeACKLimit caps the challenge ACKs (and ACKs for unacceptable
 	// ACK fields) a connection sends per second (RFC 5961 section 7).
 	// It is per connection rather than per stack as in Linux: a global
@@ -141,6 +157,62 @@ type Config struct {
 	// RFC 7323 2.3) instead of the smallest shift that covers the receive
 	// buffer, for matching another stack's choice (FreeBSD offers 6).
 	WindowShift int
+
+	// The options below select, where RFC 9293 leaves the choice, what
+	// 4.4BSD and FreeBSD do instead of what Linux does. All are off by
+	// default; the packetdrill profile for the FreeBSD test suite turns
+	// them on.
+
+	// RepeatFIN makes every ACK sent in FIN-WAIT-1, CLOSING or LAST-ACK,
+	// while our FIN is unacknowledged, carry the FIN again at its sequence
+	// number (4.4BSD's tcp_output sends with the state's FIN flag and
+	// steps SND.NXT back over a FIN already sent). RFC 9293 3.10.7.4
+	// (eighth step) asks only that the peer's FIN be acknowledged, and a
+	// receiver processes repeated sequence space once ("If a segment's
+	// contents straddle the boundary between old and new, only the new
+	// parts are processed"), so both a bare ACK (Linux) and one with the
+	// FIN repeated (FreeBSD) are correct.
+	RepeatFIN bool
+	// ProcessOldACKs trims a segment that lies wholly before RCV.NXT (a
+	// duplicate) to an empty one at RCV.NXT and goes on to process its ACK
+	// field, sending an ACK unless that ACK ends the connection (4.4BSD's
+	// tcp_input, Stevens vol. 2 p. 960: "Send an ACK to resynchronize and
+	// drop any data. But keep on processing for RST or ACK"). RFC 9293
+	// 3.10.7.4 describes the same trimming ("One could tailor actual
+	// segments to fit this assumption by trimming off any portions that
+	// lie outside the window ... and only processing further if the
+	// segment then begins at RCV.NXT"); off (Linux), such a segment is
+	// answered with an ACK and dropped, as the first step's table says.
+	ProcessOldACKs bool
+	// ReceiveWindowFromBuffer makes RCV.WND, the window the sequence tests
+	// of RFC 9293 3.10.7.4 use, the free receive buffer space whenever that
+	// is more than the window last advertised: the 16-bit window field
+	// (RFC 7323 2.3: "SEG.WND = RCV.WND >> Rcv.Wind.Shift") cannot always
+	// express it, and RFC 9293 3.8.6 defines the window as "the range of
+	// sequence numbers the sender of the window (the data receiver) is
+	// currently prepared to accept". FreeBSD takes the buffer space
+	// (tcp_input: rcv_wnd = max(sbspace, rcv_adv - rcv_nxt)), except where
+	// it keeps no buffer: in the SYN-RECEIVED state of a passive open (its
+	// SYN cache) and in TIME-WAIT. Off (Linux), RCV.WND is the window
+	// advertised.
+	ReceiveWindowFromBuffer bool
+	// DropSYNFIN drops, in LISTEN and SYN-SENT, a segment with both SYN
+	// and FIN set. By default the FIN is kept for after the handshake, as
+	// RFC 9293 3.10.7.2 and 3.10.7.3 describe ("any other control or text
+	// should be queued for processing later"); that "should" is not in
+	// capitals, so not a requirement (RFC 9293 section 2.1, BCP 14). No
+	// TCP sends SYN and FIN together except scanners fingerprinting a
+	// stack, and Linux (in LISTEN) and FreeBSD with
+	// net.inet.tcp.drop_synfin=1 drop the segment.
+	DropSYNFIN bool
+	// RTOSlop is added to every retransmission timeout computed after the
+	// first (from the RTT estimate or by backing off), as FreeBSD adds
+	// net.inet.tcp.rexmit_slop (200 ms) to allow for delayed ACKs. RFC
+	// 6298 bounds the RTO from below (2.4: "if it is less than 1 second,
+	// then the RTO SHOULD be rounded up to 1 second") and lets a maximum
+	// be no less than 60 s (2.5), so a slightly larger RTO conforms.
+	// Default 0, as Linux.
+	RTOSlop time.Duration
 }
 
 // DefaultConfig returns the defaults documented on each Config field.

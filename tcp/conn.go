@@ -63,6 +63,7 @@ type Conn struct {
 
 	// Retransmission (RFC 6298).
 	srtt, rttvar, rto time.Duration
+	rtoSlop           time.Duration // the part of rto that is Config.RTOSlop
 	hasRTT            bool
 	rttTiming         bool // a segment is being timed
 	rttSeq            Seq  // ... whose end is this
@@ -177,7 +178,7 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.irs, c.rcvNxt, c.rcvRight = 0, 0, 0
 	c.ooo.reset()
 	c.finPending = false
-	c.rto = c.cfg.InitialRTO
+	c.rto, c.rtoSlop = c.cfg.InitialRTO, 0
 	c.hasRTT, c.rttTiming, c.retries, c.synRetransmitted = false, false, 0, false
 	c.cc = newCongestionControl(c.cfg.CongestionControl, c.sndMSS)
 	c.minRTT = 0

@@ -67,7 +67,12 @@
 //     numbers look new.
 //   - Attacks. RFC 5961: a RST must hit RCV.NXT exactly, other in-window
 //     RSTs and any SYN draw a rate-limited challenge ACK, and ACKs far
-//     below SND.UNA are dropped (Config.DisableRFC5961 restores RFC 793).
+//     below SND.UNA are dropped (Config.RSTInWindowResets,
+//     SYNInWindowResets and NoACKRangeCheck restore RFC 793 each).
+//   - Choices. Where RFC 9293 leaves a choice the defaults follow Linux;
+//     Config.RepeatFIN, ProcessOldACKs, ReceiveWindowFromBuffer,
+//     DropSYNFIN and RTOSlop select 4.4BSD's (FreeBSD's) instead, each
+//     documented with the RFC text that allows both.
 //     Under a SYN flood the stack answers with SYN cookies (RFC 4987):
 //     CookieSYNACK builds the stateless SYN+ACK, NewConnFromCookie the
 //     connection its ACK completes (cookie.go).
@@ -95,6 +100,7 @@
 //
 // # Not yet here
 //
-// Data in a SYN is dropped (the peer sends
-// it again). Urgent data is not supported (RFC 6093).
+// Data in a SYN received in LISTEN is dropped (the peer sends it again);
+// in SYN-SENT it is kept until the connection is established. Urgent data
+// is not supported (RFC 6093).
 package tcp

@@ -230,7 +230,12 @@ func (s *stepper) ack(peerSeq, ack Seq, window uint16) {
 // events, so that a table test can start from any state.
 func toState(t *testing.T, st State) *stepper {
 	t.Helper()
-	cfg := testConfig()
+	return toStateWith(t, testConfig(), st)
+}
+
+// toStateWith is toState with a configuration of the test's own.
+func toStateWith(t *testing.T, cfg Config, st State) *stepper {
+	t.Helper()
 	var s *stepper
 	switch st {
 	case Closed:
@@ -262,10 +267,10 @@ func toState(t *testing.T, st State) *stepper {
 		s.c.Close(s.now)
 		s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 1, Flags: FlagFIN | FlagACK, Window: 10000}, "")
 	case LastAck:
-		s = toState(t, CloseWait)
+		s = toStateWith(t, cfg, CloseWait)
 		s.c.Close(s.now)
 	case TimeWait:
-		s = toState(t, FinWait2)
+		s = toStateWith(t, cfg, FinWait2)
 		s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 2, Flags: FlagFIN | FlagACK, Window: 10000}, "")
 	}
 	s.expectState(st)

@@ -63,6 +63,9 @@ func (c *Conn) segmentInListen(seg *Segment, now time.Time) {
 	// SYN-RECEIVED." (The security check is not implemented. Data in the
 	// SYN is not queued but dropped; the peer sends it again.)
 	if seg.Flags&FlagSYN != 0 {
+		if seg.Flags&FlagFIN != 0 && c.cfg.DropSYNFIN {
+			return // Config.DropSYNFIN
+		}
 		c.irs = seg.Seq
 		c.rcvNxt = seg.Seq.Add(1)
 		c.takeSynOptions(seg, now)
@@ -152,6 +155,9 @@ func (c *Conn) segmentInSynSent(seg *Segment, now time.Time) {
 		// segment and return."
 		return
 	}
+	if seg.Flags&FlagFIN != 0 && c.cfg.DropSYNFIN {
+		return // Config.DropSYNFIN
+	}
 	c.irs = seg.Seq
 	c.rcvNxt = seg.Seq.Add(1)
 	c.takeSynOptions(seg, now)
@@ -182,6 +188,62 @@ func (c *Conn) segmentInSynSent(seg *Segment, now time.Time) {
 	c.sndMax = c.iss // the SYN+ACK is a new segment, not a retransmission
 	c.rttTiming = false
 	c.sendSYN(now)
+	// "If there are other controls or text in the segment, queue them for
+	// processing after the ESTABLISHED state has been reached, return."
+	c.queueSynText(seg)
+}
+
+// queueSynText keeps the data and FIN of a SYN received in SYN-SENT
+// (simultaneous open) until the connection is established: the data goes
+// to its place in the receive ring as if out of order (it is not
+// acknowledged yet: our SYN+ACK acknowledges only the SYN), and
+// deliverQueuedText hands it over once ESTABLISHED is reached. What does
+// not fit the window is dropped, with the FIN after it.
+func (c *Conn) queueSynText(seg *Segment) {
+	start := seg.Seq.Add(1)
+	n := min(len(seg.Payload), int(c.receiveWindow()), c.cfg.ReassemblyLimit)
+	if n > 0 {
+		if _, ok := c.ooo.add(start, start.Add(uint32(n))); !ok {
+			return
+		}
+		c.recvBuf.writeAt(c.recvBuf.len(), seg.Payload[:n])
+	}
+	if seg.Flags&FlagFIN != 0 && n == len(seg.Payload) {
+		c.finPending, c.finSeq = true, start.Add(uint32(n))
+	}
+}
+
+// deliverQueuedText makes text queued in SYN-RECEIVED readable once the
+// connection is established (RFC 9293 3.10.7.3), and processes a FIN that
+// followed it (3.10.7.4, eighth step). The data is acknowledged like any
+// in-order data.
+func (c *Conn) deliverQueuedText(now time.Time) {
+	if k := c.takeInOrder(); k > 0 {
+		c.unackedBytes += k
+		if c.cfg.DelayedAck <= 0 {
+			c.ackNow = true
+		} else if c.delAckAt.IsZero() {
+			c.delAckAt = now.Add(c.cfg.DelayedAck)
+		}
+	}
+	c.processTextAndFIN(c.rcvNxt, nil, false, now)
+}
+
+// takeInOrder moves out-of-order data that now begins at RCV.NXT into the
+// readable part of the receive ring and advances RCV.NXT over it. It
+// returns how many bytes it moved.
+func (c *Conn) takeInOrder() int {
+	n := 0
+	for c.ooo.n > 0 && c.ooo.r[0].start.LessThanEq(c.rcvNxt) {
+		if k := c.ooo.takeFrom(c.rcvNxt); k > 0 {
+			c.recvBuf.extend(k)
+			c.rcvNxt = c.rcvNxt.Add(uint32(k))
+			c.stats.BytesReceived += int64(k)
+			n += k
+		}
+	}
+	c.rcvRight = MaxSeq(c.rcvRight, c.rcvNxt)
+	return n
 }
 
 // establish enters ESTABLISHED. RFC 6298 section 5.7: if the SYN had to be
@@ -189,7 +251,7 @@ func (c *Conn) segmentInSynSent(seg *Segment, now time.Time) {
 // the configured initial RTO if larger) once data flows.
 func (c *Conn) establish(cause Event, now time.Time) {
 	if c.synRetransmitted && !c.hasRTT {
-		c.rto = max(3*time.Second, c.cfg.InitialRTO)
+		c.rto, c.rtoSlop = max(3*time.Second, c.cfg.InitialRTO), 0
 	}
 	c.retries = 0
 	c.setState(Established, cause)
@@ -241,12 +303,23 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 	seq := seg.Seq
 	payload := seg.Payload
 	fin := seg.Flags&FlagFIN != 0
-	if !c.acceptable(seg) {
+	old := c.cfg.ProcessOldACKs && seg.Flags&(FlagRST|FlagSYN) == 0 &&
+		seg.Seq.LessThan(c.rcvNxt) && seg.Seq.Add(seg.Len()).LessThanEq(c.rcvNxt)
+	if old {
+		// Config.ProcessOldACKs: a duplicate is trimmed below (to nothing
+		// at RCV.NXT) and its ACK field processed; the ACK "to
+		// resynchronize" goes out unless the connection ends first.
+		c.ackNow = true
+	} else if !c.acceptable(seg) {
 		// "If an incoming segment is not acceptable, an acknowledgment
 		// should be sent in reply (unless the RST bit is set, if so drop the
 		// segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
 		if seg.Flags&FlagRST != 0 {
 			c.stats.RSTsIgnored++ // RFC 5961 3.2: outside the window, silently dropped
+		} else if seg.Flags&FlagSYN != 0 && c.state != SynReceived {
+			// Fourth step: a SYN draws a challenge ACK "irrespective of
+			// the sequence number" (RFC 5961 4.2).
+			c.challengeACK(now)
 		} else {
 			c.ackNow = true
 			// A segment entirely below RCV.NXT was received twice: report
@@ -301,8 +374,8 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		}
 		seq = c.rcvNxt
 	}
-	if end := seq.Add(uint32(len(payload))); end.GreaterThan(c.rcvRight) {
-		payload = payload[:c.rcvRight.Sub(seq)]
+	if right := c.rcvNxt.Add(c.receiveWindow()); seq.Add(uint32(len(payload))).GreaterThan(right) {
+		payload = payload[:right.Sub(seq)]
 		fin = false
 	}
 
@@ -323,12 +396,23 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 			c.returnToListen(EventRecvSYN)
 			return
 		}
+		// Config.SYNInWindowResets, RFC 793: "If the SYN is in the window
+		// it is an error, send a reset, any outstanding RECEIVEs and SEND
+		// should receive "reset" responses, all segment queues should be
+		// flushed, the user should also receive an unsolicited general
+		// "connection reset" signal, enter the CLOSED state, delete the
+		// TCB, and return." (A SYN outside the window was answered with
+		// an ACK in the first step.)
+		if c.cfg.SYNInWindowResets && seg.Seq.InWindow(c.rcvNxt, max(c.receiveWindow(), 1)) {
+			c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, false, now)
+			c.enterClosed(EventRecvSYN, ErrConnectionReset)
+			return
+		}
 		// "If the SYN bit is set, irrespective of the sequence number, TCP
 		// endpoints MUST send a "challenge ACK" to the remote peer:
 		// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>" (RFC 5961 section 4). A
 		// genuine peer that lost its state answers it with a RST at
-		// RCV.NXT; a blind attacker never sees it. (RFC 9293 made this
-		// normative, so Config.DisableRFC5961 leaves it on.)
+		// RCV.NXT; a blind attacker never sees it.
 		c.challengeACK(now)
 		return
 	}
@@ -366,7 +450,7 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 // should be made to accept valid ACKs, URGs, and RSTs"): a zero-length
 // segment at RCV.NXT passes the first row.
 func (c *Conn) acceptable(seg *Segment) bool {
-	wnd := c.rcvRight.Sub(c.rcvNxt)
+	wnd := c.receiveWindow()
 	segLen := seg.Len()
 	switch {
 	case segLen == 0 && wnd == 0:
@@ -398,17 +482,22 @@ func (c *Conn) acceptable(seg *Segment) bool {
 // receive window, TCP endpoints MUST send an acknowledgment (challenge
 // ACK)". A blind attacker must now guess RCV.NXT exactly rather than land
 // anywhere in the window; the genuine peer answers the challenge ACK with a
-// RST at RCV.NXT. With Config.DisableRFC5961 any RST in the window resets,
-// as RFC 793 said.
+// RST at RCV.NXT. With Config.RSTInWindowResets any RST in the window
+// resets, as RFC 793 said.
+//
+// The window here is the one the first step used, so that a RST at its
+// right edge (RCV.NXT+RCV.WND, which acceptable lets through because it
+// has no length) counts as outside it: it is silently dropped, as 1)
+// says, and never resets.
 func (c *Conn) rstAcceptable(seg *Segment, now time.Time) bool {
 	if seg.Seq == c.rcvNxt {
 		return true
 	}
-	if !seg.Seq.InWindow(c.rcvNxt, max(c.rcvRight.Sub(c.rcvNxt), 1)) {
+	if !seg.Seq.InWindow(c.rcvNxt, max(c.receiveWindow(), 1)) {
 		c.stats.RSTsIgnored++
 		return false
 	}
-	if c.cfg.DisableRFC5961 {
+	if c.cfg.RSTInWindowResets {
 		return true
 	}
 	c.stats.RSTsIgnored++
@@ -432,7 +521,24 @@ func (c *Conn) challengeACK(now time.Time) {
 		c.challengeACKs++
 	}
 	c.stats.ChallengeACKs++
-	c.ackNow = true
+	// It goes out at once and exactly as RFC 5961 gives it, also where
+	// other ACKs take another form: in SYN-RECEIVED (where they ride on the
+	// SYN+ACK's retransmission) and with Config.RepeatFIN. SND.MAX stands
+	// for SND.NXT as in every bare ACK (see transmit).
+	c.emit(c.sndMax, FlagACK, Payload{}, false, now)
+}
+
+// receiveWindow is RCV.WND for the sequence tests of 3.10.7.4: the window
+// we last advertised, or with Config.ReceiveWindowFromBuffer the free
+// receive buffer space when that is more (except in a passive open's
+// SYN-RECEIVED and in TIME-WAIT, where FreeBSD keeps no buffer).
+func (c *Conn) receiveWindow() uint32 {
+	w := c.rcvRight.Sub(c.rcvNxt)
+	if c.cfg.ReceiveWindowFromBuffer && c.state != TimeWait &&
+		(c.state != SynReceived || !(c.listenOpened || c.passiveChild)) {
+		w = max(w, uint32(c.receiveSpace()))
+	}
+	return w
 }
 
 // handleRST is the second step of 3.10.7.4 for each state.
@@ -497,6 +603,9 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 		c.sndWl1, c.sndWl2 = seg.Seq, seg.Ack
 		c.handleNewAck(seg, now)
 		c.establish(EventRecvACKOfSYN, now)
+		if c.ooo.n > 0 || c.finPending {
+			c.deliverQueuedText(now) // text and FIN of the peer's SYN
+		}
 	}
 
 	// ESTABLISHED STATE (and the common part of the states below):
@@ -514,7 +623,7 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 	// MUST be discarded and an ACK sent back": the ACK must lie within
 	// (SND.UNA - MAX.SND.WND) =< SEG.ACK, so that blind data injection
 	// needs a plausible ACK too.
-	if !c.cfg.DisableRFC5961 && seg.Ack.LessThan(c.sndUna.Add(-uint32(max(c.maxSndWnd, 1)))) {
+	if !c.cfg.NoACKRangeCheck && seg.Ack.LessThan(c.sndUna.Add(-uint32(max(c.maxSndWnd, 1)))) {
 		c.challengeACK(now)
 		return false
 	}
@@ -649,7 +758,7 @@ func (c *Conn) handleNewAck(seg *Segment, now time.Time) {
 		// Progress after a timeout: drop the backoff and use the estimate
 		// again (as BSD and Linux do). Karn's rule still holds: the
 		// retransmitted segment gave no sample.
-		c.rto = c.rtoFromEstimate()
+		c.setRTO(c.rtoFromEstimate())
 	}
 	c.retries = 0
 	c.persistBackoff = 0
@@ -691,7 +800,7 @@ func (c *Conn) rttSample(r time.Duration) {
 		c.rttvar = (3*c.rttvar + d) / 4
 		c.srtt = (7*c.srtt + r) / 8
 	}
-	c.rto = c.rtoFromEstimate()
+	c.setRTO(c.rtoFromEstimate())
 }
 
 // rttSampleFraction is the RTT update for samples taken from every ACK
@@ -711,7 +820,16 @@ func (c *Conn) rttSampleFraction(r time.Duration, flight int) {
 	}
 	c.rttvar += (d - c.rttvar) / (4 * expected)
 	c.srtt += (r - c.srtt) / (8 * expected)
-	c.rto = c.rtoFromEstimate()
+	c.setRTO(c.rtoFromEstimate())
+}
+
+// setRTO sets the retransmission timeout to base plus Config.RTOSlop,
+// within MaxRTO, and remembers how much slop it holds, so that backing off
+// doubles base alone (as FreeBSD's TCPT_RANGESET adds the slop to each
+// value it computes).
+func (c *Conn) setRTO(base time.Duration) {
+	c.rto = min(base+c.cfg.RTOSlop, c.cfg.MaxRTO)
+	c.rtoSlop = max(c.rto-base, 0)
 }
 
 // rtoFromEstimate is RFC 6298's RTO <- SRTT + max(G, K*RTTVAR) with G = 1 ms,
@@ -854,13 +972,7 @@ func (c *Conn) receiveData(seq Seq, payload []byte, now time.Time) bool {
 	c.recvBuf.extend(len(payload))
 	c.rcvNxt = c.rcvNxt.Add(uint32(len(payload)))
 	c.stats.BytesReceived += int64(len(payload))
-	for c.ooo.n > 0 && c.ooo.r[0].start.LessThanEq(c.rcvNxt) {
-		if k := c.ooo.takeFrom(c.rcvNxt); k > 0 {
-			c.recvBuf.extend(k)
-			c.rcvNxt = c.rcvNxt.Add(uint32(k))
-			c.stats.BytesReceived += int64(k)
-		}
-	}
+	c.takeInOrder()
 	c.unackedBytes += len(payload)
 	fullSized := c.cfg.MSS
 	if c.tsOK {

@@ -46,6 +46,12 @@ func (c *Conn) transmit(now time.Time) {
 			c.ackNow = false // the SYN+ACK retransmission carries it
 			return
 		}
+		if c.cfg.RepeatFIN && c.finSent() && c.sndNxt == c.sndMax && c.sndUna != c.sndMax {
+			// Config.RepeatFIN: our unacknowledged FIN goes again with
+			// the ACK, at its own sequence number (as 4.4BSD does).
+			c.emit(c.dataEnd(), FlagACK|FlagFIN, Payload{}, true, now)
+			return
+		}
 		// A bare ACK carries SND.MAX, not SND.NXT: after a timeout SND.NXT
 		// steps back, and an ACK from behind the peer's RCV.NXT would be
 		// unacceptable to it, drawing an ACK in return, for ever (BSD does

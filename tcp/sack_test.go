@@ -385,7 +385,7 @@ func TestRFC5961InWindowRSTGetsChallengeACK(t *testing.T) {
 
 func TestRFC5961DisabledAcceptsInWindowRST(t *testing.T) {
 	cfg := testConfig()
-	cfg.DisableRFC5961 = true
+	cfg.RSTInWindowResets = true
 	s := establishedWith(t, cfg, Options{})
 	s.send(HeaderFields{Seq: remoteISS + 100, Flags: FlagRST}, "")
 	s.expectState(Closed)

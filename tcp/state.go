@@ -146,6 +146,16 @@ var Transitions = []Transition{
 	{LastAck, EventRecvRST, Closed},
 	{TimeWait, EventRecvRST, Closed},
 
+	// An in-window SYN with Config.SYNInWindowResets (RFC 793's rule,
+	// section 3.10.7.4 fourth step without RFC 5961).
+	{Established, EventRecvSYN, Closed},
+	{FinWait1, EventRecvSYN, Closed},
+	{FinWait2, EventRecvSYN, Closed},
+	{CloseWait, EventRecvSYN, Closed},
+	{Closing, EventRecvSYN, Closed},
+	{LastAck, EventRecvSYN, Closed},
+	{TimeWait, EventRecvSYN, Closed},
+
 	// Aborts by the user (section 3.10.5) and retransmission or keepalive
 	// give-ups (RFC 9293 3.8.3, RFC 1122 4.2.3.6).
 	{Established, EventAbort, Closed},

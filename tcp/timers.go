@@ -92,7 +92,7 @@ func (c *Conn) onRetransmitTimeout(now time.Time) {
 	if !zeroWindowProbe {
 		c.retries++
 	}
-	c.rto = min(2*c.rto, c.cfg.MaxRTO) // 5.5: back off the timer
+	c.setRTO(min(2*(c.rto-c.rtoSlop), c.cfg.MaxRTO)) // 5.5: back off the timer
 	c.rttTiming = false
 	if c.state.synchronized() {
 		c.cc.OnTimeout(int(c.sndMax.Sub(c.sndUna)), now)

@@ -108,14 +108,23 @@ func tcpConfig(p packetdrill.Profile) tcp.Config {
 	// FreeBSD's option bytes and window scale: how options are laid out
 	// and which shift is offered are the sender's choice (RFC 9293 3.2,
 	// RFC 7323 2.3); the scripts compare them byte for byte.
-	// net.inet.tcp.insecure_rst: any in-window RST resets (RFC 793), not
-	// only one at RCV.NXT (RFC 5961 section 3). insecure_syn has no
-	// counterpart: RFC 9293 3.10.7.4 makes the challenge ACK for a SYN
-	// normative, so those scripts' expected RST is FreeBSD's own.
-	c.DisableRFC5961 = p.InsecureRST
+	// net.inet.tcp.insecure_rst and insecure_syn: any in-window RST, and
+	// any in-window SYN, resets (RFC 793) instead of drawing a challenge
+	// ACK (RFC 5961 sections 3 and 4); drop_synfin drops SYN+FIN.
+	c.RSTInWindowResets = p.InsecureRST
+	c.SYNInWindowResets = p.InsecureSYN
+	c.DropSYNFIN = p.DropSynFin
 	c.OptionLayout = tcp.LayoutBSD
 	c.WindowShift = p.WindowScale()
+	// 4.4BSD's choices where RFC 9293 leaves one (tcp.Config documents
+	// each): the FIN repeated with every ACK until it is acknowledged, the
+	// ACK field of a duplicate segment processed, the receive window as
+	// large as the free buffer.
+	c.RepeatFIN = true
+	c.ProcessOldACKs = true
+	c.ReceiveWindowFromBuffer = true
 	c.InitialRTO = p.InitialRTO
+	c.RTOSlop = p.RexmitSlop
 	c.MSL = p.MSL
 	c.DelayedAck = p.DelayedACK
 	c.KeepAliveIdle = p.KeepIdle
