@@ -70,6 +70,15 @@ type Profile struct {
 	// DropSynFin drops segments with both SYN and FIN set
 	// (net.inet.tcp.drop_synfin).
 	DropSynFin bool
+
+	// RepeatFIN, ProcessOldACKs and ReceiveWindowFromBuffer are 4.4BSD's
+	// choices where RFC 9293 leaves one (the tcp.Config fields of the same
+	// names quote the RFC text): every ACK sent while our FIN is
+	// unacknowledged repeats it (tcp_output); a duplicate segment's ACK
+	// field is still processed (tcp_input, Stevens vol. 2 p. 960); and the
+	// receive window the sequence tests use is the free buffer space, also
+	// where the 16-bit window field advertises less.
+	RepeatFIN, ProcessOldACKs, ReceiveWindowFromBuffer bool
 	// Blackhole: 0 answers segments to closed ports with RST (RFC 9293
 	// section 3.10.7.1); 1 and 2 stay silent (net.inet.tcp.blackhole).
 	Blackhole int
@@ -130,6 +139,9 @@ func FreeBSD() Profile {
 		ECN:                      2,
 		ECNMaxRetries:            1,
 		ICMPMayRST:               true,
+		RepeatFIN:                true,
+		ProcessOldACKs:           true,
+		ReceiveWindowFromBuffer:  true,
 		SynCookies:               true,
 		InitialRTO:               time.Second,
 		RexmitSlop:               200 * time.Millisecond,

@@ -117,12 +117,10 @@ func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c.OptionLayout = tcp.LayoutBSD
 	c.WindowShift = p.WindowScale()
 	// 4.4BSD's choices where RFC 9293 leaves one (tcp.Config documents
-	// each): the FIN repeated with every ACK until it is acknowledged, the
-	// ACK field of a duplicate segment processed, the receive window as
-	// large as the free buffer.
-	c.RepeatFIN = true
-	c.ProcessOldACKs = true
-	c.ReceiveWindowFromBuffer = true
+	// each).
+	c.RepeatFIN = p.RepeatFIN
+	c.ProcessOldACKs = p.ProcessOldACKs
+	c.ReceiveWindowFromBuffer = p.ReceiveWindowFromBuffer
 	c.InitialRTO = p.InitialRTO
 	c.RTOSlop = p.RexmitSlop
 	c.MSL = p.MSL
