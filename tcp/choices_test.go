@@ -232,3 +232,32 @@ func TestRTOSlopAfterBackoff(t *testing.T) {
 		s.expect("SYN seq=1000")
 	}
 }
+
+// TestRFC9293TimeWaitSecondFINTakesNoSequenceSpace: a FIN at RCV.NXT in
+// TIME-WAIT, after the peer's FIN was received, is answered like a
+// retransmitted FIN (eighth step, TIME-WAIT: "Remain in the TIME-WAIT
+// state. Restart the 2 MSL time-wait timeout."): the ACK still carries the
+// RCV.NXT that follows the first FIN.
+func TestRFC9293TimeWaitSecondFINTakesNoSequenceSpace(t *testing.T) {
+	s := toState(t, TimeWait)
+	s.advance(time.Second)
+	s.send(HeaderFields{Seq: remoteISS + 2, Ack: localISS + 2, Flags: FlagFIN | FlagACK, Window: 10000}, "")
+	s.expect("ACK seq=1002 ack=5002")
+	s.expectState(TimeWait)
+	if dl, _ := s.c.Deadline(); dl != s.now.Add(2*s.c.cfg.MSL) {
+		t.Fatalf("TIME-WAIT ends at %v, want 2*MSL from now", dl.Sub(s.now))
+	}
+}
+
+// TestProcessOldACKsClosingToTimeWait: with Config.ProcessOldACKs the
+// peer's FIN again, now acknowledging ours, moves CLOSING to TIME-WAIT;
+// 4.4BSD sends no resynchronizing ACK from there (its control block is
+// gone), and neither does the Conn.
+func TestProcessOldACKsClosingToTimeWait(t *testing.T) {
+	cfg := testConfig()
+	cfg.ProcessOldACKs = true
+	s := toStateWith(t, cfg, Closing)
+	s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 2, Flags: FlagFIN | FlagACK, Window: 10000}, "")
+	s.expect()
+	s.expectState(TimeWait)
+}

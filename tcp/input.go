@@ -308,7 +308,9 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 	if old {
 		// Config.ProcessOldACKs: a duplicate is trimmed below (to nothing
 		// at RCV.NXT) and its ACK field processed; the ACK "to
-		// resynchronize" goes out unless the connection ends first.
+		// resynchronize" goes out unless that ACK ends the connection
+		// (LAST-ACK) or its sending half (CLOSING to TIME-WAIT), where
+		// 4.4BSD has given up the control block it would send from.
 		c.ackNow = true
 	} else if !c.acceptable(seg) {
 		// "If an incoming segment is not acceptable, an acknowledgment
@@ -422,7 +424,11 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 	if seg.Flags&FlagACK == 0 {
 		return
 	}
+	before := c.state
 	if !c.processAck(seg, fin && seq == c.rcvNxt, now) {
+		if old && c.state != before && (c.state == Closed || c.state == TimeWait) {
+			c.ackNow = false
+		}
 		return
 	}
 
@@ -887,6 +893,17 @@ func (c *Conn) processTextAndFIN(seq Seq, payload []byte, fin bool, now time.Tim
 		return
 	}
 	c.finPending = false
+	if c.finRecvd {
+		// A FIN after the FIN (in CLOSE-WAIT, CLOSING, LAST-ACK or
+		// TIME-WAIT, at what is RCV.NXT now): the peer's byte stream has
+		// ended, so nothing more occupies sequence space. Acknowledge
+		// what was received, as for a retransmitted FIN.
+		c.ackNow = true
+		if c.state == TimeWait {
+			c.timeWaitAt = now.Add(2 * c.cfg.MSL)
+		}
+		return
+	}
 	// "If the FIN bit is set, signal the user "connection closing" and
 	// return any pending RECEIVEs with same message, advance RCV.NXT over
 	// the FIN, and send an acknowledgment for the FIN."

@@ -499,6 +499,9 @@ func (o *observer) StateChanged(id tcp.FourTuple, from, to tcp.State, cause tcp.
 		if from == tcp.SynSent || from == tcp.SynReceived && t.active[id] {
 			errno = syscall.ECONNREFUSED
 		}
+	case tcp.EventRecvSYN:
+		// An in-window SYN reset the connection (tcp.Config.SYNInWindowResets).
+		errno = syscall.ECONNRESET
 	case tcp.EventRetransmitTimeout, tcp.EventKeepAliveTimeout:
 		errno = syscall.ETIMEDOUT
 	default:
