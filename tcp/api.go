@@ -205,6 +205,16 @@ type Config struct {
 	// stack, and Linux (in LISTEN) and FreeBSD with
 	// net.inet.tcp.drop_synfin=1 drop the segment.
 	DropSYNFIN bool
+	// SYNOptionsRetries, when above 0, is how many times our SYN is
+	// retransmitted with all its options; later retransmissions carry
+	// the MSS option alone, and the connection then uses neither window
+	// scaling, SACK nor timestamps. A middlebox that drops SYNs with
+	// options it does not know lets the bare one through. Each of these
+	// options is the sender's to offer or not (RFC 7323 2.2 and 3.2, RFC
+	// 2018 section 2: they "may be sent" in a SYN). FreeBSD does this from
+	// the third retransmission with net.inet.tcp.rexmit_drop_options=1;
+	// Linux never does. Default 0: never.
+	SYNOptionsRetries int
 	// RTOSlop is added to every retransmission timeout computed after the
 	// first (from the RTT estimate or by backing off), as FreeBSD adds
 	// net.inet.tcp.rexmit_slop (200 ms) to allow for delayed ACKs. RFC

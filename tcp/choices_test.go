@@ -261,3 +261,37 @@ func TestProcessOldACKsClosingToTimeWait(t *testing.T) {
 	s.expect()
 	s.expectState(TimeWait)
 }
+
+// TestSYNOptionsRetries: with Config.SYNOptionsRetries = 2 the third
+// retransmission of our SYN offers the MSS alone, and a SYN+ACK that
+// still offers SACK and timestamps does not turn them on.
+func TestSYNOptionsRetries(t *testing.T) {
+	cfg := testConfig()
+	cfg.WindowScale, cfg.SACK, cfg.Timestamps = true, true, true
+	cfg.SYNOptionsRetries = 2
+	s := newStepper(t, cfg)
+	s.c.Connect(s.now)
+	full := func(seg sentSegment) bool {
+		o := seg.Options
+		return o.HasMSS && o.HasWindowScale && o.SACKPermitted && o.HasTimestamps
+	}
+	if got := s.expect("SYN"); !full(got[0]) {
+		t.Fatalf("first SYN options %v", got[0].Options)
+	}
+	for i := 1; i <= 4; i++ {
+		s.advanceToDeadline()
+		got := s.expect("SYN")
+		o := got[0].Options
+		bare := o.HasMSS && !o.HasWindowScale && !o.SACKPermitted && !o.HasTimestamps
+		if i <= 2 && !full(got[0]) || i > 2 && !bare {
+			t.Fatalf("retransmission %d: options %v", i, o)
+		}
+	}
+	s.send(HeaderFields{Seq: remoteISS, Ack: localISS + 1, Flags: FlagSYN | FlagACK, Window: 10000,
+		Options: Options{HasMSS: true, MSS: 1000, SACKPermitted: true, HasTimestamps: true, TSVal: 7,
+			HasWindowScale: true, WindowScale: 2}}, "")
+	s.expectState(Established)
+	if st := s.c.Stats(); st.SACK || st.Timestamps || st.SendWindowShift != -1 {
+		t.Fatalf("negotiated SACK %v, timestamps %v, window shift %d after a bare SYN", st.SACK, st.Timestamps, st.SendWindowShift)
+	}
+}

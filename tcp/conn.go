@@ -53,8 +53,11 @@ type Conn struct {
 	finPending bool
 	finSeq     Seq
 
-	offerWS      bool // we offer window scaling in our SYN
-	wsNegotiated bool // both SYNs carried window scale (RFC 7323 2.2)
+	offerWS bool // we offer window scaling in our SYN
+	// Config.SYNOptionsRetries: our SYN now offers no window scaling,
+	// SACK or timestamps.
+	synOptionsDropped bool
+	wsNegotiated      bool // both SYNs carried window scale (RFC 7323 2.2)
 
 	// Application side.
 	readShut  bool // Shutdown(ShutdownRead) or Close
@@ -185,6 +188,7 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.resetRecovery(iss)
 	c.resetReceiveSpace()
 	c.offerWS, c.wsNegotiated = c.cfg.WindowScale, false
+	c.synOptionsDropped = false
 	c.sackOK, c.sackRecentN, c.dsackPending = false, 0, false
 	c.tsOK, c.tsRecent, c.tsRecentAt = false, 0, time.Time{}
 	// RFC 7323 section 5.4 recommends a random offset per connection for
@@ -311,6 +315,9 @@ func (c *Conn) sendSYN(now time.Time) {
 		flags |= FlagACK
 	}
 	retrans := c.sndMax != c.iss
+	if n := c.cfg.SYNOptionsRetries; n > 0 && c.state == SynSent && c.retries > n {
+		c.synOptionsDropped, c.offerWS = true, false
+	}
 	c.sndNxt, c.sndMax = c.iss.Add(1), c.iss.Add(1)
 	if !retrans {
 		c.rttTiming, c.rttSeq, c.rttStart = true, c.iss.Add(1), now

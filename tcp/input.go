@@ -103,8 +103,8 @@ func (c *Conn) takeSynOptions(seg *Segment, now time.Time) {
 		c.wsNegotiated, c.offerWS = false, false
 		c.sndShift, c.rcvShift = 0, 0
 	}
-	c.sackOK = c.cfg.SACK && seg.Options.SACKPermitted
-	c.tsOK = c.cfg.Timestamps && seg.Options.HasTimestamps
+	c.sackOK = c.cfg.SACK && !c.synOptionsDropped && seg.Options.SACKPermitted
+	c.tsOK = c.cfg.Timestamps && !c.synOptionsDropped && seg.Options.HasTimestamps
 	if c.tsOK {
 		c.tsRecent, c.tsRecentAt = seg.Options.TSVal, now
 		// RFC 6691: the MSS counts data only, so options in every

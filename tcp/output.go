@@ -267,8 +267,8 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 		// offered in our SYN, answered in a SYN+ACK only if the peer's SYN
 		// offered them. Our SYN's TSecr is zero; a SYN+ACK echoes the SYN.
 		if c.state == SynSent {
-			f.Options.SACKPermitted = c.cfg.SACK
-			if c.cfg.Timestamps {
+			f.Options.SACKPermitted = c.cfg.SACK && !c.synOptionsDropped
+			if c.cfg.Timestamps && !c.synOptionsDropped {
 				f.Options.HasTimestamps, f.Options.TSVal = true, c.tsClock(now)
 			}
 		} else {

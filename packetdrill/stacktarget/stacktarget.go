@@ -123,6 +123,9 @@ func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c.ReceiveWindowFromBuffer = p.ReceiveWindowFromBuffer
 	c.InitialRTO = p.InitialRTO
 	c.RTOSlop = p.RexmitSlop
+	if p.RexmitDropOptions {
+		c.SYNOptionsRetries = 2 // FreeBSD drops them on the third retransmission
+	}
 	c.MSL = p.MSL
 	c.DelayedAck = p.DelayedACK
 	c.KeepAliveIdle = p.KeepIdle
