@@ -14,7 +14,9 @@ import (
 // held open. It reports the live heap and the goroutine stacks per
 // connection pair (the dialing TCPConn on A, the accepted one on B and
 // B's goroutine), after a GC, as compare.sh's idle_conns workload counts
-// RSS per connection.
+// RSS per connection. Run it with -benchtime 1x: the runtime sizes new
+// goroutine stacks from the average it saw at the last GC, which the
+// previous iterations skew.
 func BenchmarkIdleConnMemory(b *testing.B) {
 	const n = 1000
 	for range b.N {

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"io"
+	"sync"
 	"time"
 )
 
@@ -69,10 +70,10 @@ type Conn struct {
 	rtoSlop           time.Duration // the part of rto that is Config.RTOSlop
 	hasRTT            bool
 	rttTiming         bool // a segment is being timed
-	rttSeq            Seq  // ... whose end is this
-	rttStart          time.Time
-	retries           int // consecutive timeouts without progress
 	synRetransmitted  bool
+	rttSeq            Seq // ... whose end is this
+	rttStart          time.Time
+	retries           int           // consecutive timeouts without progress
 	minRTT            time.Duration // smallest RTT sample, for the congestion control
 	cc                CongestionControl
 	lastSend          time.Time
@@ -91,10 +92,10 @@ type Conn struct {
 	rackXmit           time.Time // RACK.xmit_ts: send time of the most recently sent delivered segment
 	rackEnd            Seq       // RACK.end_seq
 	rackRTT            time.Duration
-	rackReorderingSeen bool
 	rackReoWndMult     int
 	rackRecoveries     int // recoveries since the multiplier last grew
 	rackAt, tlpAt      time.Time
+	rackReorderingSeen bool
 	tlpInFlight        bool
 	tlpEnd             Seq
 	tlpRetransmitted   bool // the probe resent the last segment (rather than new data)
@@ -112,8 +113,8 @@ type Conn struct {
 	tsOK        bool      // both SYNs carried TSopt
 	tsOffset    uint32    // added to our millisecond clock (RFC 7323 5.4)
 	tsRecent    uint32    // TS.Recent
-	tsRecentAt  time.Time // when TS.Recent was last set (the 24-day rule)
 	lastAckSent Seq       // Last.ACK.sent
+	tsRecentAt  time.Time // when TS.Recent was last set (the 24-day rule)
 
 	// RFC 5961 section 7: challenge ACKs left in the current second.
 	challengeACKs      int
@@ -138,14 +139,59 @@ type Conn struct {
 	// Timers: the zero time means off.
 	rtxAt, persistAt, delAckAt, keepAliveAt, finWait2At, timeWaitAt time.Time
 
-	stats Stats
+	stats counters
+}
 
-	// observed is where the Observer's pointer arguments point, so that
-	// passing them through the interface does not allocate.
-	observed struct {
-		fields  HeaderFields
-		segment Segment
-	}
+// counters are the counters of Stats that a Conn keeps itself; Stats adds
+// the state, estimates and windows when it is called.
+type counters struct {
+	SegmentsSent, SegmentsReceived int
+	Retransmissions                int
+	Timeouts                       int
+	FastRetransmits                int
+	BytesSent                      int64
+	BytesAcked                     int64
+	BytesReceived                  int64
+	OutOfOrderDropped              int
+	SACKBlocksReceived             int
+	DSACKsReceived                 int
+	DSACKsSent                     int
+	ReorderingSeen                 int
+	PAWSRejected                   int
+	TailLossProbes                 int
+	TLPRecoveries                  int
+	ReceiveSpaceGrown              int
+	ChallengeACKs                  int
+	ChallengeACKsLimited           int
+	RSTsIgnored                    int
+}
+
+// observed is where the Observer's pointer arguments point, so that passing
+// them through the interface does not allocate. It is borrowed from a pool
+// for each call rather than kept in every Conn (200 bytes each).
+type observed struct {
+	fields  HeaderFields
+	segment Segment
+}
+
+var observedPool = sync.Pool{New: func() any { return new(observed) }}
+
+// observeReceived tells the observer about an arriving segment.
+func (c *Conn) observeReceived(seg *Segment) {
+	o := observedPool.Get().(*observed)
+	o.segment = *seg
+	c.obs.SegmentReceived(c.id, &o.segment)
+	o.segment = Segment{} // do not keep the payload alive
+	observedPool.Put(o)
+}
+
+// observeSent tells the observer about a segment about to be sent.
+func (c *Conn) observeSent(f *HeaderFields, n int, retrans bool) {
+	o := observedPool.Get().(*observed)
+	o.fields = *f
+	c.obs.SegmentSent(c.id, &o.fields, n, retrans)
+	o.fields = HeaderFields{}
+	observedPool.Put(o)
 }
 
 // NewConn returns a connection in the CLOSED state for the four-tuple id,
@@ -494,8 +540,30 @@ func (c *Conn) enterClosed(cause Event, err error) {
 
 // Stats returns a snapshot of the connection's counters and estimates.
 func (c *Conn) Stats() Stats {
-	s := c.stats
-	s.State = c.state
+	k := &c.stats
+	s := Stats{
+		State:                c.state,
+		SegmentsSent:         k.SegmentsSent,
+		SegmentsReceived:     k.SegmentsReceived,
+		Retransmissions:      k.Retransmissions,
+		Timeouts:             k.Timeouts,
+		FastRetransmits:      k.FastRetransmits,
+		BytesSent:            k.BytesSent,
+		BytesAcked:           k.BytesAcked,
+		BytesReceived:        k.BytesReceived,
+		OutOfOrderDropped:    k.OutOfOrderDropped,
+		SACKBlocksReceived:   k.SACKBlocksReceived,
+		DSACKsReceived:       k.DSACKsReceived,
+		DSACKsSent:           k.DSACKsSent,
+		ReorderingSeen:       k.ReorderingSeen,
+		PAWSRejected:         k.PAWSRejected,
+		TailLossProbes:       k.TailLossProbes,
+		TLPRecoveries:        k.TLPRecoveries,
+		ReceiveSpaceGrown:    k.ReceiveSpaceGrown,
+		ChallengeACKs:        k.ChallengeACKs,
+		ChallengeACKsLimited: k.ChallengeACKsLimited,
+		RSTsIgnored:          k.RSTsIgnored,
+	}
 	s.CongestionControl = c.cc.Name()
 	s.CongestionWindow = c.cc.CongestionWindow()
 	s.SlowStartThresh = c.cc.SlowStartThreshold()

@@ -10,9 +10,7 @@ import "time"
 func (c *Conn) HandleSegment(seg Segment, now time.Time) {
 	c.stats.SegmentsReceived++
 	if c.obs != nil {
-		c.observed.segment = seg
-		c.obs.SegmentReceived(c.id, &c.observed.segment)
-		c.observed.segment = Segment{} // do not keep the payload alive
+		c.observeReceived(&seg)
 	}
 	switch c.state {
 	case Closed:

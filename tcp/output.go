@@ -298,8 +298,7 @@ func (c *Conn) sendFields(f HeaderFields, payload Payload, retrans bool) {
 		c.stats.Retransmissions++
 	}
 	if c.obs != nil {
-		c.observed.fields = f
-		c.obs.SegmentSent(c.id, &c.observed.fields, payload.Len(), retrans)
+		c.observeSent(&f, payload.Len(), retrans)
 	}
 	c.out.SendSegment(c.id, f, payload)
 }

@@ -173,13 +173,14 @@ const maxOutOfOrderRanges = 32
 // seqRange is the half-open range [start, end) of sequence space.
 type seqRange struct{ start, end Seq }
 
-// rangeSet is a set of sequence ranges: sorted, disjoint, not touching; a
-// fixed array, so it never allocates or grows. The receiver uses one to
-// track which ranges beyond RCV.NXT have arrived (their bytes sit in the
-// receive ring at their final place); the sender uses one as its SACK
-// scoreboard (RFC 6675 section 3).
+// rangeSet is a set of sequence ranges: sorted, disjoint, not touching, at
+// most maxOutOfOrderRanges of them. The receiver uses one to track which
+// ranges beyond RCV.NXT have arrived (their bytes sit in the receive ring
+// at their final place). The table (256 bytes) is allocated at the first
+// add and kept, never grown: most connections never see data out of
+// order, and an idle connection should not carry it.
 type rangeSet struct {
-	r     [maxOutOfOrderRanges]seqRange
+	r     []seqRange // r[:n] are the ranges; len(r) is 0 or maxOutOfOrderRanges
 	n     int
 	bytes int // total bytes in the ranges
 }
@@ -187,6 +188,9 @@ type rangeSet struct {
 // add records [start, end) and reports how many new bytes it covered, or
 // false if the table is full and the range could not be recorded.
 func (o *rangeSet) add(start, end Seq) (added int, ok bool) {
+	if o.r == nil {
+		o.r = make([]seqRange, maxOutOfOrderRanges)
+	}
 	// Find the first range that ends at or after start.
 	i := 0
 	for i < o.n && o.r[i].end.LessThan(start) {
@@ -227,7 +231,7 @@ func (o *rangeSet) takeFrom(next Seq) int {
 		return 0
 	}
 	first := o.r[0]
-	copy(o.r[:], o.r[1:o.n])
+	copy(o.r, o.r[1:o.n])
 	o.n--
 	o.bytes -= int(first.end.Sub(first.start))
 	if first.end.LessThanEq(next) {
@@ -246,7 +250,7 @@ func (o *rangeSet) dropBelow(seq Seq) {
 		i++
 	}
 	if i > 0 {
-		copy(o.r[:], o.r[i:o.n])
+		copy(o.r, o.r[i:o.n])
 		o.n -= i
 	}
 	if o.n > 0 && o.r[0].start.LessThan(seq) {
