@@ -17,13 +17,14 @@ type Conn struct {
 	id    FourTuple
 	out   Output
 	obs   Observer
-	state State
 	err   error // why the connection ended, once it has
-	used  bool  // the Conn has left CLOSED once: it cannot be opened again
+	state State
+	used  bool // the Conn has left CLOSED once: it cannot be opened again
 
 	// How the connection was opened, for RST in SYN-RECEIVED (3.10.7.4).
-	listenOpened bool // Listen was called: a RST returns to LISTEN
-	passiveChild bool // AcceptSyn was called: a RST closes
+	listenOpened bool  // Listen was called: a RST returns to LISTEN
+	passiveChild bool  // AcceptSyn was called: a RST closes
+	sndShift     uint8 // the peer's window scale (RFC 7323 2.3), with the send sequence space below
 
 	// Send sequence space (RFC 9293 section 3.3.1, Figure 3).
 	iss       Seq
@@ -34,7 +35,6 @@ type Conn struct {
 	sndWl1    Seq // segment seq of the last window update
 	sndWl2    Seq // segment ack of the last window update
 	maxSndWnd int // largest window the peer offered (sender SWS, 3.8.6.2.1)
-	sndShift  uint8
 	sndMSS    int // effective send MSS
 	peerMSS   int
 	sendBuf   ring // written, unacknowledged data; first byte is sndBufSeq
@@ -121,9 +121,9 @@ type Conn struct {
 	challengeACKsSince time.Time
 
 	// Acknowledgments (RFC 9293 3.8.6.3).
-	ackNow       bool // send an ACK before returning
-	unackedBytes int  // in-order bytes received since our last ACK
-	quickAcks    int  // segments still to ACK at once after a loss (quickAckSegments)
+	unackedBytes int   // in-order bytes received since our last ACK
+	quickAcks    int32 // segments still to ACK at once after a loss (at most quickAckSegments)
+	ackNow       bool  // send an ACK before returning
 
 	// Receive buffer auto-tuning (autotune.go).
 	rcvSpace      int       // bytes the window may cover, read or not
