@@ -79,6 +79,10 @@ type Profile struct {
 	// receive window the sequence tests use is the free buffer space, also
 	// where the 16-bit window field advertises less.
 	RepeatFIN, ProcessOldACKs, ReceiveWindowFromBuffer bool
+	// TimeWaitIgnoresRST and TimeWaitACKsAll are FreeBSD's TIME-WAIT
+	// (tcp_twcheck): every RST is ignored (RFC 1337), a segment without
+	// ACK dropped, any other but a duplicate ACK acknowledged.
+	TimeWaitIgnoresRST, TimeWaitACKsAll bool
 	// Blackhole: 0 answers segments to closed ports with RST (RFC 9293
 	// section 3.10.7.1); 1 and 2 stay silent (net.inet.tcp.blackhole).
 	Blackhole int
@@ -142,6 +146,8 @@ func FreeBSD() Profile {
 		RepeatFIN:                true,
 		ProcessOldACKs:           true,
 		ReceiveWindowFromBuffer:  true,
+		TimeWaitIgnoresRST:       true,
+		TimeWaitACKsAll:          true,
 		SynCookies:               true,
 		InitialRTO:               time.Second,
 		RexmitSlop:               200 * time.Millisecond,

@@ -196,6 +196,27 @@ type Config struct {
 	// SYN cache) and in TIME-WAIT. Off (Linux), RCV.WND is the window
 	// advertised.
 	ReceiveWindowFromBuffer bool
+	// TimeWaitIgnoresRST drops every RST in TIME-WAIT, the remedy RFC
+	// 1337 section 3 gives against TIME-WAIT assassination ("(F1) Ignore
+	// RST segments in TIME-WAIT state"): an old duplicate RST cannot end
+	// the wait early and let the four-tuple be reused too soon. By default
+	// a RST at RCV.NXT ends TIME-WAIT, as RFC 9293 3.10.7.4 says
+	// ("CLOSING, LAST-ACK, TIME-WAIT STATES: If the RST bit is set, then
+	// enter the CLOSED state") and as Linux does unless
+	// net.ipv4.tcp_rfc1337 is set; FreeBSD always ignores it.
+	TimeWaitIgnoresRST bool
+	// TimeWaitACKsAll answers segments in TIME-WAIT as 4.4BSD's
+	// tcp_twcheck does, before any sequence test: a segment without ACK
+	// is dropped unanswered, and any other (a SYN aside) is acknowledged
+	// unless it is a bare duplicate of the ACK expected (SEQ=RCV.NXT,
+	// ACK=SND.NXT, no data). RFC 9293 3.10.7.4 says of TIME-WAIT "The only
+	// thing that can arrive in this state is a retransmission of the
+	// remote FIN. Acknowledge it, and restart the 2 MSL timeout", which
+	// BSD applies to whatever arrives. By default the steps of 3.10.7.4
+	// apply in order (as Linux): an unacceptable segment draws an ACK
+	// (its "should" is lowercase, not a requirement), an acceptable one
+	// without a FIN none.
+	TimeWaitACKsAll bool
 	// DropSYNFIN drops, in LISTEN and SYN-SENT, a segment with both SYN
 	// and FIN set. By default the FIN is kept for after the handshake, as
 	// RFC 9293 3.10.7.2 and 3.10.7.3 describe ("any other control or text

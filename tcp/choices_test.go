@@ -295,3 +295,51 @@ func TestSYNOptionsRetries(t *testing.T) {
 		t.Fatalf("negotiated SACK %v, timestamps %v, window shift %d after a bare SYN", st.SACK, st.Timestamps, st.SendWindowShift)
 	}
 }
+
+// TestRFC1337TimeWaitIgnoresRST: with Config.TimeWaitIgnoresRST a RST at
+// RCV.NXT leaves TIME-WAIT running (RFC 1337, "(F1) Ignore RST segments
+// in TIME-WAIT state"); by default it ends it (RFC 9293 3.10.7.4).
+func TestRFC1337TimeWaitIgnoresRST(t *testing.T) {
+	for _, ignore := range []bool{false, true} {
+		cfg := testConfig()
+		cfg.TimeWaitIgnoresRST = ignore
+		s := toStateWith(t, cfg, TimeWait)
+		s.send(HeaderFields{Seq: remoteISS + 2, Flags: FlagRST}, "")
+		s.expect()
+		if ignore {
+			s.expectState(TimeWait)
+		} else {
+			s.expectState(Closed)
+		}
+	}
+}
+
+// TestTimeWaitACKsAll: with Config.TimeWaitACKsAll, TIME-WAIT answers as
+// 4.4BSD's tcp_twcheck: a segment without ACK is dropped unanswered even
+// outside the window, a bare duplicate of the expected ACK too, and every
+// other segment (here an in-window ACK above RCV.NXT and a FIN there) is
+// acknowledged. By default the first of these draws an ACK (it is not
+// acceptable) and the in-window ones do not.
+func TestTimeWaitACKsAll(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		cfg := testConfig()
+		cfg.TimeWaitACKsAll = all
+		s := toStateWith(t, cfg, TimeWait)
+		s.send(HeaderFields{Seq: remoteISS + 1, Flags: FlagFIN, Window: 10000}, "") // old, no ACK
+		if all {
+			s.expect()
+		} else {
+			s.expect("ACK seq=1002 ack=5002")
+		}
+		s.ack(remoteISS+2, localISS+2, 10000) // the duplicate ACK
+		s.expect()
+		s.ack(remoteISS+3, localISS+2, 10000)
+		s.send(HeaderFields{Seq: remoteISS + 3, Ack: localISS + 2, Flags: FlagFIN | FlagACK, Window: 10000}, "")
+		if all {
+			s.expect("ACK seq=1002 ack=5002", "ACK seq=1002 ack=5002")
+		} else {
+			s.expect()
+		}
+		s.expectState(TimeWait)
+	}
+}

@@ -264,6 +264,10 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		c.armKeepAlive(now)
 	}
 
+	if c.state == TimeWait && c.segmentInTimeWaitBSD(seg, now) {
+		return
+	}
+
 	if c.state == SynReceived && seg.Flags&FlagSYN != 0 && seg.Seq == c.irs {
 		if seg.Flags&FlagACK == 0 {
 			// The peer sent its SYN again: our SYN+ACK was lost.
@@ -438,6 +442,34 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 	// ---- Seventh, process the segment text. ----
 	// ---- Eighth, check the FIN bit. ----
 	c.processTextAndFIN(seq, payload, fin, now)
+}
+
+// segmentInTimeWaitBSD handles a segment in TIME-WAIT the way 4.4BSD's
+// tcp_twcheck does, as far as Config.TimeWaitIgnoresRST and
+// TimeWaitACKsAll ask, and reports whether it did; otherwise the steps of
+// 3.10.7.4 follow.
+func (c *Conn) segmentInTimeWaitBSD(seg *Segment, now time.Time) bool {
+	if seg.Flags&FlagRST != 0 {
+		if c.cfg.TimeWaitIgnoresRST {
+			c.stats.RSTsIgnored++ // RFC 1337 section 3, (F1)
+			return true
+		}
+		return false
+	}
+	if !c.cfg.TimeWaitACKsAll || seg.Flags&FlagSYN != 0 {
+		return false
+	}
+	if seg.Flags&FlagACK == 0 {
+		return true
+	}
+	n := uint32(len(seg.Payload))
+	if seg.Flags&FlagFIN != 0 && seg.Seq.Add(n+1) == c.rcvNxt {
+		c.timeWaitAt = now.Add(2 * c.cfg.MSL) // the remote FIN again
+	}
+	if seg.Flags != FlagACK || n != 0 || seg.Seq != c.rcvNxt || seg.Ack != c.sndMax {
+		c.ackNow = true
+	}
+	return true
 }
 
 // acceptable is the sequence number test of RFC 9293 3.10.7.4, first step:

@@ -121,6 +121,8 @@ func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c.RepeatFIN = p.RepeatFIN
 	c.ProcessOldACKs = p.ProcessOldACKs
 	c.ReceiveWindowFromBuffer = p.ReceiveWindowFromBuffer
+	c.TimeWaitIgnoresRST = p.TimeWaitIgnoresRST
+	c.TimeWaitACKsAll = p.TimeWaitACKsAll
 	c.InitialRTO = p.InitialRTO
 	c.RTOSlop = p.RexmitSlop
 	if p.RexmitDropOptions {
