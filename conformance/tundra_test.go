@@ -93,3 +93,29 @@ func TestTundraScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestTundraScriptsCiteRFC: every script of tundra/ says at its top which
+// RFC text it checks, in a comment before its first event.
+func TestTundraScriptsCiteRFC(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(ownScriptsDir, "*.pkt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range paths {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var header strings.Builder
+		for _, line := range strings.Split(string(src), "\n") {
+			text, ok := strings.CutPrefix(strings.TrimSpace(line), "//")
+			if !ok && strings.TrimSpace(line) != "" {
+				break
+			}
+			header.WriteString(text + "\n")
+		}
+		if !strings.Contains(header.String(), "RFC ") {
+			t.Errorf("%s: the comment at its top cites no RFC", path)
+		}
+	}
+}
