@@ -200,7 +200,7 @@ func (c *Conn) observeSent(f *HeaderFields, n int, retrans bool) {
 // sizes once. Call Connect for an active open, or Listen or AcceptSyn for a
 // passive one.
 func NewConn(cfg Config, id FourTuple, iss Seq, out Output) *Conn {
-	cfg.MSS = max(cfg.MSS, 64)
+	cfg.MSS = max(cfg.MSS, minAnnouncedMSS)
 	cfg.InitialRTO = max(cfg.InitialRTO, time.Millisecond)
 	cfg.MinRTO = max(cfg.MinRTO, time.Millisecond)
 	cfg.MaxRTO = max(cfg.MaxRTO, cfg.MinRTO)

@@ -44,7 +44,7 @@ func CookieSYNACK(cfg Config, syn *Segment, iss Seq, now time.Time) HeaderFields
 		wnd = min(wnd, cfg.ReceiveBufferMin) // as the Conn's auto-tuning will start
 	}
 	f.Window = uint16(min(wnd, 0xffff))
-	f.Options.HasMSS, f.Options.MSS = true, uint16(min(max(cfg.MSS, 64), 0xffff))
+	f.Options.HasMSS, f.Options.MSS = true, uint16(min(max(cfg.MSS, minAnnouncedMSS), 0xffff))
 	if !cfg.Timestamps || !syn.Options.HasTimestamps {
 		return f
 	}

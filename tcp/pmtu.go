@@ -47,3 +47,11 @@ func (c *Conn) SetPathMTU(mtu int, quotedSeq Seq, now time.Time) bool {
 	c.transmit(now)
 	return true
 }
+
+// minAnnouncedMSS is the smallest MSS we announce: what the smallest IPv4
+// MTU (68 bytes, RFC 791) carries after 40 bytes of IPv4 and TCP headers.
+// Our announcement says what our link can carry (RFC 9293 3.7.1: the MSS
+// is the link's MTU less the fixed headers), however small. The floor on
+// the MSS we send with, minSendMSS, is a separate matter: it guards
+// against a peer that announces a tiny MSS to make us work hard.
+const minAnnouncedMSS = 68 - 40
