@@ -1,7 +1,10 @@
 package stack
 
 import (
+	"encoding/binary"
+
 	"github.com/tundra-net/tundra/ipv4"
+	"github.com/tundra-net/tundra/tcp"
 )
 
 // deliverICMP handles an ICMP message addressed to us (RFC 792, RFC 1122
@@ -119,4 +122,48 @@ func (s *Stack) sendICMPError(offending ipv4.Header, typ ipv4.ICMPType, code uin
 	}
 	s.send(ob, hlen+n)
 	return true
+}
+
+// deliverICMPError hands an ICMP error about a segment we sent to its
+// connection (RFC 9293 3.9.2.2, RFC 1122 4.2.3.9). "Fragmentation needed"
+// drives path MTU discovery (RFC 1191, pmtu.go); the connection decides
+// what any other error means for it (tcp.Conn.HandleICMPError): a hard
+// error ends a connection attempt, a soft one is kept for the application
+// (TCPConn.SoftError) and explains a later timeout.
+func (t *tcpTransport) deliverICMPError(typ, code uint8, rest [4]byte, quoted ipv4.Header) {
+	if ipv4.ICMPType(typ) == ipv4.ICMPDestinationUnreachable && code == ipv4.UnreachableFragmentationNeeded {
+		t.fragmentationNeeded(rest, quoted)
+		return
+	}
+	c, seq := t.quotedConn(quoted)
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone {
+		return
+	}
+	if c.tcb.HandleICMPError(ipv4.ICMPType(typ), code, seq, t.s.clock.Now()) {
+		t.s.counters.tcp.icmpErrorsTaken.inc()
+	}
+	c.afterEvent()
+}
+
+// quotedConn finds the connection whose segment an ICMP error quotes, and
+// that segment's sequence number. RFC 792 quotes the IP header and the
+// first 8 bytes of the datagram: for TCP the ports and the sequence number.
+func (t *tcpTransport) quotedConn(quoted ipv4.Header) (*TCPConn, tcp.Seq) {
+	q := quoted.Payload()
+	if len(q) < 8 {
+		return nil, 0
+	}
+	id := tcp.FourTuple{
+		LocalAddr: quoted.SourceBytes(), RemoteAddr: quoted.DestinationBytes(),
+		LocalPort: binary.BigEndian.Uint16(q[0:2]), RemotePort: binary.BigEndian.Uint16(q[2:4]),
+	}
+	t.mu.RLock()
+	c := t.conns[id]
+	t.mu.RUnlock()
+	return c, tcp.Seq(binary.BigEndian.Uint32(q[4:8]))
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 
 	"github.com/tundra-net/tundra/ipv4"
-	"github.com/tundra-net/tundra/tcp"
 )
 
 // Path MTU discovery for TCP (RFC 1191). TCP segments leave with DF set;
@@ -25,15 +24,10 @@ var mtuPlateaus = [...]int{65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 50
 // 5927 section 4.1; tcp.Conn.SetPathMTU checks the latter): anyone can send
 // ICMP, and a forged message could otherwise throttle any connection.
 func (t *tcpTransport) fragmentationNeeded(rest [4]byte, quoted ipv4.Header) {
-	q := quoted.Payload()
-	if len(q) < 8 { // ports and sequence number: RFC 792 quotes 8 bytes
+	c, seq := t.quotedConn(quoted)
+	if c == nil {
 		return
 	}
-	id := tcp.FourTuple{
-		LocalAddr: quoted.SourceBytes(), RemoteAddr: quoted.DestinationBytes(),
-		LocalPort: binary.BigEndian.Uint16(q[0:2]), RemotePort: binary.BigEndian.Uint16(q[2:4]),
-	}
-	seq := tcp.Seq(binary.BigEndian.Uint32(q[4:8]))
 	mtu := int(binary.BigEndian.Uint16(rest[2:4]))
 	if mtu == 0 {
 		// RFC 1191 section 5: an old router; guess from the plateau table.
@@ -47,12 +41,6 @@ func (t *tcpTransport) fragmentationNeeded(rest [4]byte, quoted ipv4.Header) {
 	// RFC 1191 section 3: a host "MUST NOT reduce its estimate of the Path
 	// MTU below 68 octets"; a message claiming less is bogus.
 	if mtu < ipv4.MinMTU {
-		return
-	}
-	t.mu.RLock()
-	c := t.conns[id]
-	t.mu.RUnlock()
-	if c == nil {
 		return
 	}
 	c.mu.Lock()

@@ -137,6 +137,8 @@ type Stack struct {
 
 	ipID atomic.Uint32 // IP identification counter (RFC 6864: unique only for fragmentable datagrams)
 
+	tcpDefaults atomic.Pointer[tcp.Config] // Options.TCP, then SetTCPConfig's
+
 	transports [256]transport // by IP protocol number; nil = not served
 	tcp        *tcpTransport
 	forwarder  *tcpForwarder
@@ -221,6 +223,7 @@ func New(ep link.Endpoint, opts Options) (*Stack, error) {
 	if o, ok := ep.(link.DropObserver); ok {
 		s.observer = o
 	}
+	s.SetTCPConfig(s.opts.TCP)
 	s.initTransports()
 	if s.opts.Manual {
 		close(s.pumpDone)

@@ -152,6 +152,10 @@ type TCPStats struct {
 	// PMTUReductions counts ICMP "fragmentation needed" messages that
 	// lowered a connection's MSS (RFC 1191).
 	PMTUReductions uint64
+	// ICMPErrors counts other ICMP errors a connection took (RFC 9293
+	// 3.9.2.2): they quoted a segment in flight, and either ended a
+	// connection attempt or became its soft error.
+	ICMPErrors uint64
 }
 
 // UDPStats are the UDP counters, named as in /proc/net/snmp.
@@ -215,7 +219,8 @@ func (s *Stats) WriteTo(w io.Writer) (int64, error) {
 		{"AttemptFails", s.TCP.AttemptFails}, {"EstabResets", s.TCP.EstabResets},
 		{"CurrEstab", s.TCP.CurrEstab}, {"InSegs", s.TCP.InSegs}, {"OutSegs", s.TCP.OutSegs},
 		{"RetransSegs", s.TCP.RetransSegs}, {"InErrs", s.TCP.InErrs}, {"OutRsts", s.TCP.OutRsts},
-		{"InCsumErrors", s.TCP.InCsumErrors}, {"PMTUReductions", s.TCP.PMTUReductions}})
+		{"InCsumErrors", s.TCP.InCsumErrors}, {"PMTUReductions", s.TCP.PMTUReductions},
+		{"ICMPErrors", s.TCP.ICMPErrors}})
 	section("Udp", []namedCount{{"InDatagrams", s.UDP.InDatagrams}, {"NoPorts", s.UDP.NoPorts},
 		{"InErrors", s.UDP.InErrors}, {"OutDatagrams", s.UDP.OutDatagrams},
 		{"RcvbufErrors", s.UDP.RcvbufErrors}, {"InCsumErrors", s.UDP.InCsumErrors}})
@@ -246,7 +251,7 @@ type stackCounters struct {
 	}
 	tcp struct {
 		activeOpens, passiveOpens, attemptFails, estabResets, currEstab,
-		inSegs, outSegs, retransSegs, inErrs, outRsts, inCsumErrors, pmtuReductions counter
+		inSegs, outSegs, retransSegs, inErrs, outRsts, inCsumErrors, pmtuReductions, icmpErrorsTaken counter
 	}
 	udp struct {
 		inDatagrams, noPorts, inErrors, outDatagrams, rcvbufErrors, inCsumErrors counter
@@ -279,7 +284,7 @@ func (c *stackCounters) snapshot() Stats {
 		CurrEstab: c.tcp.currEstab.get(), InSegs: c.tcp.inSegs.get(), OutSegs: c.tcp.outSegs.get(),
 		RetransSegs: c.tcp.retransSegs.get(), InErrs: c.tcp.inErrs.get(),
 		OutRsts: c.tcp.outRsts.get(), InCsumErrors: c.tcp.inCsumErrors.get(),
-		PMTUReductions: c.tcp.pmtuReductions.get(),
+		PMTUReductions: c.tcp.pmtuReductions.get(), ICMPErrors: c.tcp.icmpErrorsTaken.get(),
 	}
 	s.UDP = UDPStats{
 		InDatagrams: c.udp.inDatagrams.get(), NoPorts: c.udp.noPorts.get(),

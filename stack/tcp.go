@@ -216,15 +216,6 @@ func (t *tcpTransport) sendMSS(id tcp.FourTuple) int {
 	return c.tcb.SendMSS()
 }
 
-// deliverICMPError hands an ICMP error about a segment we sent to its
-// connection (RFC 1122 4.2.3.9). "Fragmentation needed" drives path MTU
-// discovery (RFC 1191, pmtu.go); other soft errors are not acted on yet.
-func (t *tcpTransport) deliverICMPError(typ, code uint8, rest [4]byte, quoted ipv4.Header) {
-	if ipv4.ICMPType(typ) == ipv4.ICMPDestinationUnreachable && code == ipv4.UnreachableFragmentationNeeded {
-		t.fragmentationNeeded(rest, quoted)
-	}
-}
-
 // register adds a connection to the demultiplexing table.
 func (t *tcpTransport) register(c *TCPConn) bool {
 	t.mu.Lock()

@@ -37,6 +37,7 @@ type TCPConn struct {
 	closed   bool          // the application called Close
 	gone     bool          // removed from the demultiplexer
 	lingerAt time.Duration // SetLinger's positive value: how long Close waits
+	errTaken bool          // PendingError has reported why the connection ended
 
 	readDeadline, writeDeadline deadline
 

@@ -26,10 +26,7 @@ func (s *Stack) closeTransports() {
 // the defaults) with the MSS the link allows (RFC 9293 3.7.1: the MTU less
 // the IPv4 and TCP headers).
 func (s *Stack) tcpConfig() tcp.Config {
-	cfg := s.opts.TCP
-	if cfg == (tcp.Config{}) {
-		cfg = tcp.DefaultConfig()
-	}
+	cfg := *s.tcpDefaults.Load()
 	cfg.NoDelay = !s.opts.Nagle
 	linkMSS := s.ep.MTU() - ipv4.MinHeaderSize - tcp.HeaderMinLen
 	if cfg.MSS == 0 || cfg.MSS > linkMSS {
@@ -42,3 +39,21 @@ func (s *Stack) tcpConfig() tcp.Config {
 	}
 	return cfg
 }
+
+// SetTCPConfig changes the configuration of the TCP connections opened
+// from now on, as a sysctl changes a kernel's defaults; open connections
+// keep theirs (their own setters, such as TCPConn.SetKeepAliveConfig,
+// change them). The zero Config means tcp.DefaultConfig(), as for
+// Options.TCP; the MSS is still capped by the link's MTU, and Options.Nagle
+// still decides NoDelay.
+func (s *Stack) SetTCPConfig(cfg tcp.Config) {
+	if cfg == (tcp.Config{}) {
+		cfg = tcp.DefaultConfig()
+	}
+	s.tcpDefaults.Store(&cfg)
+}
+
+// TCPConfig returns the configuration a TCP connection opened now gets:
+// SetTCPConfig's (or Options.TCP), with the MSS capped by the link's MTU
+// and NoDelay from Options.Nagle.
+func (s *Stack) TCPConfig() tcp.Config { return s.tcpConfig() }

@@ -61,6 +61,15 @@ type Config struct {
 	// ACK and protection against wrapped sequence numbers (PAWS, section
 	// 5). It costs 12 bytes of every segment. Default true.
 	Timestamps bool
+	// NoOptions sends SYN and SYN+ACK segments without any TCP option: no
+	// MSS (the peer then assumes 536, RFC 9293 3.7.1), and so no window
+	// scale, SACK or timestamps either, since those are used only when
+	// both SYNs carry them. It is BSD's TCP_NOOPT, for peers or
+	// middleboxes that mishandle options. RFC 9293 3.7.1 says an MSS
+	// option SHOULD be sent when the MSS differs from 536 (SHLD-5).
+	// Default false.
+	NoOptions bool
+
 	// CongestionControl names the congestion control algorithm: "cubic"
 	// (RFC 9438 with HyStart++, the default), "newreno" (RFC 5681, 6582),
 	// or one added with RegisterCongestionControl. Empty means the default.
@@ -90,6 +99,10 @@ type Config struct {
 	// calls it a mitigation "that implementations MAY choose to include
 	// (MAY-12)". Linux checks it.
 	NoACKRangeCheck bool
+	// ICMPConnectAbort chooses which ICMP errors end a connection attempt
+	// (SYN-SENT or SYN-RECEIVED): RFC 9293 3.9.2.2's hard errors by
+	// default (see ICMPConnectAbort and icmp.go).
+	ICMPConnectAbort ICMPConnectAbort
 	// ChallengeACKLimit caps the challenge ACKs (and ACKs for unacceptable
 	// ACK fields) a connection sends per second (RFC 5961 section 7).
 	// It is per connection rather than per stack as in Linux: a global
@@ -131,7 +144,15 @@ type Config struct {
 	KeepAliveIdle     time.Duration
 	KeepAliveInterval time.Duration
 	KeepAliveCount    int
-
+	// ConnectTimeout, when above zero, bounds the handshake: a connection
+	// not established this long after its SYN was sent (or, for a
+	// passive one, its SYN arrived) fails with ErrTimeout (or the ICMP
+	// soft error that explains it), even if SynRetries are left. It is
+	// BSD's TCP_KEEPINIT and a connect timeout for a Dial. RFC 9293 3.8.3
+	// (R2 for SYN segments) asks that the threshold be at least 3 minutes
+	// unless the application sets it, which this field does. Default 0:
+	// only SynRetries limits the handshake.
+	ConnectTimeout time.Duration
 	// FinWait2Timeout ends a connection stuck in FIN-WAIT-2 after the
 	// application closed both directions (as Linux's tcp_fin_timeout; a
 	// half-closed connection waits for ever). Default 60 s.

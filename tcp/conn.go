@@ -13,18 +13,21 @@ import (
 //
 // A Conn is not safe for concurrent use; the stack serializes calls.
 type Conn struct {
-	cfg   Config
-	id    FourTuple
-	out   Output
-	obs   Observer
-	err   error // why the connection ended, once it has
-	state State
-	used  bool // the Conn has left CLOSED once: it cannot be opened again
+	cfg Config
+	id  FourTuple
+	// softErrUna is SND.UNA when the ICMP soft error softErr came.
+	softErrUna Seq
+	out        Output
+	obs        Observer
+	err        error // why the connection ended, once it has
+	state      State
+	used       bool // the Conn has left CLOSED once: it cannot be opened again
 
 	// How the connection was opened, for RST in SYN-RECEIVED (3.10.7.4).
-	listenOpened bool  // Listen was called: a RST returns to LISTEN
-	passiveChild bool  // AcceptSyn was called: a RST closes
-	sndShift     uint8 // the peer's window scale (RFC 7323 2.3), with the send sequence space below
+	listenOpened bool      // Listen was called: a RST returns to LISTEN
+	passiveChild bool      // AcceptSyn was called: a RST closes
+	sndShift     uint8     // the peer's window scale (RFC 7323 2.3), with the send sequence space below
+	softErr      icmpError // the last ICMP soft error (icmp.go), for as long as SND.UNA is softErrUna
 
 	// Send sequence space (RFC 9293 section 3.3.1, Figure 3).
 	iss       Seq
@@ -233,7 +236,7 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.minRTT = 0
 	c.resetRecovery(iss)
 	c.resetReceiveSpace()
-	c.offerWS, c.wsNegotiated = c.cfg.WindowScale, false
+	c.offerWS, c.wsNegotiated = c.cfg.WindowScale && !c.cfg.NoOptions, false
 	c.synOptionsDropped = false
 	c.sackOK, c.sackRecentN, c.dsackPending = false, 0, false
 	c.tsOK, c.tsRecent, c.tsRecentAt = false, 0, time.Time{}
@@ -367,6 +370,7 @@ func (c *Conn) sendSYN(now time.Time) {
 	c.sndNxt, c.sndMax = c.iss.Add(1), c.iss.Add(1)
 	if !retrans {
 		c.rttTiming, c.rttSeq, c.rttStart = true, c.iss.Add(1), now
+		c.armConnectTimeout(now)
 	}
 	c.emit(c.iss, flags, Payload{}, retrans, now)
 	c.rtxAt = now.Add(c.rto)
@@ -526,6 +530,9 @@ func (c *Conn) Abort(now time.Time) {
 
 // enterClosed ends the connection: both buffers are dropped, timers stop.
 func (c *Conn) enterClosed(cause Event, err error) {
+	if err == ErrTimeout {
+		err = c.timeoutError()
+	}
 	if c.err == nil {
 		c.err = err
 	}

@@ -1046,8 +1046,8 @@ func TestRSTInEachState(t *testing.T) {
 		{FinWait1, Closed, ErrConnectionReset},
 		{FinWait2, Closed, ErrConnectionReset},
 		{CloseWait, Closed, ErrConnectionReset},
-		{Closing, Closed, nil},
-		{LastAck, Closed, nil},
+		{Closing, Closed, ErrConnectionReset},
+		{LastAck, Closed, ErrConnectionReset},
 		{TimeWait, Closed, nil},
 	}
 	for _, tt := range tests {

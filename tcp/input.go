@@ -101,8 +101,8 @@ func (c *Conn) takeSynOptions(seg *Segment, now time.Time) {
 		c.wsNegotiated, c.offerWS = false, false
 		c.sndShift, c.rcvShift = 0, 0
 	}
-	c.sackOK = c.cfg.SACK && !c.synOptionsDropped && seg.Options.SACKPermitted
-	c.tsOK = c.cfg.Timestamps && !c.synOptionsDropped && seg.Options.HasTimestamps
+	c.sackOK = c.cfg.SACK && !c.synOptionsDropped && !c.cfg.NoOptions && seg.Options.SACKPermitted
+	c.tsOK = c.cfg.Timestamps && !c.synOptionsDropped && !c.cfg.NoOptions && seg.Options.HasTimestamps
 	if c.tsOK {
 		c.tsRecent, c.tsRecentAt = seg.Options.TSVal, now
 		// RFC 6691: the MSS counts data only, so options in every
@@ -602,8 +602,13 @@ func (c *Conn) handleRST(seg *Segment, now time.Time) {
 		// "If the RST bit is set, then any outstanding RECEIVEs and SEND
 		// should receive "reset" responses. ... Enter the CLOSED state."
 		c.enterClosed(EventRecvRST, ErrConnectionReset)
-	default: // Closing, LastAck, TimeWait
-		// "If the RST bit is set, then enter the CLOSED state."
+	case Closing, LastAck:
+		// "If the RST bit is set, then enter the CLOSED state." Our FIN
+		// (and any data before it) may not have arrived: the application
+		// is told the connection was reset, as BSD (tcp_input) and Linux
+		// (tcp_reset) tell it.
+		c.enterClosed(EventRecvRST, ErrConnectionReset)
+	default: // TimeWait: everything was acknowledged
 		c.enterClosed(EventRecvRST, nil)
 	}
 }

@@ -259,6 +259,9 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 		} else {
 			f.Window = uint16(c.rcvRight.Sub(c.rcvNxt))
 		}
+		if c.cfg.NoOptions {
+			break // TCP_NOOPT: no options at all (Config.NoOptions)
+		}
 		f.Options.HasMSS, f.Options.MSS = true, uint16(min(c.cfg.MSS, 0xffff))
 		if c.offerWS {
 			f.Options.HasWindowScale, f.Options.WindowScale = true, c.ourWindowShift()

@@ -60,3 +60,38 @@ func (c *Conn) Discard() {
 	c.readShut, c.writeShut, c.appClosed = true, true, true
 	c.enterClosed(EventAbort, ErrConnectionAborted)
 }
+
+// SetConnectTimeout sets Config.ConnectTimeout (BSD's TCP_KEEPINIT): zero
+// or less removes the limit. On a connection being established it takes
+// effect from now, as TCP_KEEPINIT does.
+func (c *Conn) SetConnectTimeout(d time.Duration, now time.Time) {
+	c.cfg.ConnectTimeout = max(d, 0)
+	c.armConnectTimeout(now)
+}
+
+// armConnectTimeout starts the handshake's time limit, if there is one
+// and the connection is being established. It uses the keepalive timer,
+// which has nothing to do before the connection is established (BSD's
+// TT_KEEP timer serves both the same way).
+func (c *Conn) armConnectTimeout(now time.Time) {
+	if c.state != SynSent && c.state != SynReceived {
+		return
+	}
+	c.keepAliveAt = time.Time{}
+	if c.cfg.ConnectTimeout > 0 {
+		c.keepAliveAt = now.Add(c.cfg.ConnectTimeout)
+	}
+}
+
+// SetNoOptions sets Config.NoOptions (BSD's TCP_NOOPT): the SYN or SYN+ACK
+// carries no options, so window scaling, SACK and timestamps are not
+// negotiated either. It returns ErrAlreadyOpen once the connection has
+// left CLOSED, since the options are decided by then.
+func (c *Conn) SetNoOptions(on bool) error {
+	if c.used {
+		return ErrAlreadyOpen
+	}
+	c.cfg.NoOptions = on
+	c.offerWS = c.cfg.WindowScale && !on
+	return nil
+}

@@ -72,6 +72,8 @@ const (
 	EventFinWait2Timeout                     // FIN-WAIT-2 lasted Config.FinWait2Timeout after Close
 	EventTimeWaitTimeout                     // 2*MSL elapsed in TIME-WAIT
 	EventRecvDataAfterClose                  // data arrived after the application closed: send RST
+	EventRecvICMPError                       // an ICMP error ended a connection attempt (icmp.go)
+	EventConnectTimeout                      // the handshake outlasted Config.ConnectTimeout
 )
 
 var eventNames = [...]string{
@@ -82,6 +84,7 @@ var eventNames = [...]string{
 	EventRecvRST: "rcv RST", EventRetransmitTimeout: "retransmission timeout",
 	EventKeepAliveTimeout: "keepalive timeout", EventFinWait2Timeout: "FIN-WAIT-2 timeout",
 	EventTimeWaitTimeout: "2MSL timeout", EventRecvDataAfterClose: "rcv data after CLOSE",
+	EventRecvICMPError: "rcv ICMP error", EventConnectTimeout: "connect timeout",
 }
 
 // String names the event the way RFC 9293 Figure 5 labels its arrows.
@@ -175,4 +178,11 @@ var Transitions = []Transition{
 	{CloseWait, EventKeepAliveTimeout, Closed},
 	{FinWait1, EventRecvDataAfterClose, Closed},
 	{FinWait2, EventRecvDataAfterClose, Closed},
+
+	// Connection attempts ended by an ICMP error (RFC 9293 3.9.2.2,
+	// icmp.go) or by the connect timeout (Config.ConnectTimeout).
+	{SynSent, EventRecvICMPError, Closed},
+	{SynReceived, EventRecvICMPError, Closed},
+	{SynSent, EventConnectTimeout, Closed},
+	{SynReceived, EventConnectTimeout, Closed},
 }

@@ -143,8 +143,14 @@ func (c *Conn) onPersistTimeout(now time.Time) {
 	c.persistAt = now.Add(c.persistInterval())
 }
 
-// armKeepAlive (re)starts the idle period after which keepalive probes begin.
+// armKeepAlive (re)starts the idle period after which keepalive probes
+// begin. While the connection is being established the same timer is the
+// connect timeout (armConnectTimeout), as BSD's TT_KEEP timer is, and is
+// left alone.
 func (c *Conn) armKeepAlive(now time.Time) {
+	if c.state == SynSent || c.state == SynReceived {
+		return
+	}
 	if c.cfg.KeepAlive && (c.state == Established || c.state == CloseWait) {
 		c.keepAliveAt = now.Add(c.cfg.KeepAliveIdle)
 	} else {
@@ -157,6 +163,11 @@ func (c *Conn) armKeepAlive(now time.Time) {
 // ACK. After KeepAliveCount unanswered probes the connection times out.
 // While data is in flight the retransmission timer watches the peer instead.
 func (c *Conn) onKeepAliveTimeout(now time.Time) {
+	if c.state == SynSent || c.state == SynReceived {
+		// The connect timeout (Config.ConnectTimeout).
+		c.enterClosed(EventConnectTimeout, ErrTimeout)
+		return
+	}
 	if !c.cfg.KeepAlive || (c.state != Established && c.state != CloseWait) {
 		return
 	}

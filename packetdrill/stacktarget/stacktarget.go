@@ -7,9 +7,9 @@
 // stack's calls for non-blocking drivers do the work (StartDialTCP sends
 // the SYN and returns; TryAcceptTCP takes a queued connection or nothing;
 // ReadReady and Writable say whether Read and Write would return at once,
-// and they are called only then). The stack's tcp.Observer hook records
-// why a connection ended (a RST, a timeout), which becomes the socket's
-// SO_ERROR as on a BSD socket.
+// and they are called only then). SO_ERROR is the connection's pending
+// error (stack.TCPConn.PendingError), kept by the stack as a BSD socket
+// keeps so_error.
 package stacktarget
 
 import (
@@ -35,14 +35,11 @@ func New(cfg packetdrill.TargetConfig) (packetdrill.Target, error) {
 		return nil, errors.New("stacktarget: IPv4 addresses required")
 	}
 	t := &Target{
-		cfg:    cfg,
-		link:   &captureLink{mtu: cfg.MTU, closed: make(chan struct{})},
-		socks:  map[int]*socket{},
-		endErr: map[tcp.FourTuple]syscall.Errno{},
-		active: map[tcp.FourTuple]bool{},
-		next:   100,
+		cfg:   cfg,
+		link:  &captureLink{mtu: cfg.MTU, closed: make(chan struct{})},
+		socks: map[int]*socket{},
+		next:  100,
 	}
-	t.obs = &observer{t: t}
 	return t, nil
 }
 
@@ -51,21 +48,11 @@ func New(cfg packetdrill.TargetConfig) (packetdrill.Target, error) {
 type Target struct {
 	cfg   packetdrill.TargetConfig
 	link  *captureLink
-	obs   *observer
 	st    *stack.Stack
-	tcpCf tcp.Config // the configuration the stack was created with
+	tcpCf tcp.Config // the stack's configuration for new connections
 	prof  packetdrill.Profile
 	socks map[int]*socket
 	next  int
-
-	// endErr holds, per connection, the errno of how it ended (ECONNRESET,
-	// ECONNREFUSED, ETIMEDOUT) until SO_ERROR reads it. The observer fills
-	// it on the goroutine driving the stack, which is the runner's.
-	mu     sync.Mutex
-	endErr map[tcp.FourTuple]syscall.Errno
-	// active holds the connections opened by Connect, whose reset before
-	// ESTABLISHED means "refused" rather than "reset".
-	active map[tcp.FourTuple]bool
 }
 
 // socket is one handle of the script.
@@ -133,25 +120,35 @@ func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c.KeepAliveIdle = p.KeepIdle
 	c.KeepAliveInterval = p.KeepIntvl
 	c.KeepAliveCount = p.KeepCnt
+	// net.inet.tcp.icmp_may_rst: which ICMP errors end a connection
+	// attempt. FreeBSD's tcp_ctlinput drops a SYN-SENT connection on
+	// protocol or port unreachable, administratively prohibited and time
+	// exceeded in transit when it is set, on none when it is not.
+	c.ICMPConnectAbort = tcp.ICMPAbortNever
+	if p.ICMPMayRST {
+		c.ICMPConnectAbort = tcp.ICMPAbortOnHardErrorsAndTimeExceeded
+	}
 	return c
 }
 
-// Configure creates the stack on the first call. The stack takes its TCP
-// configuration when it is created, so a later change of a setting it
-// uses is reported as an error.
+// Configure creates the stack on the first call. Later changes (a sysctl
+// line between socket calls) go to the stack with SetTCPConfig: as on
+// FreeBSD, a connection opened after the change gets the new values; one
+// already open keeps those it was opened with.
 func (t *Target) Configure(p packetdrill.Profile) error {
 	cf := tcpConfig(p)
 	if t.st != nil {
 		if cf != t.tcpCf {
-			return errors.New("the stack's TCP configuration cannot change after the first socket call")
+			t.st.SetTCPConfig(cf)
+			t.tcpCf = cf
 		}
+		t.prof = p
 		return nil
 	}
 	st, err := stack.New(t.link, stack.Options{
 		Addresses: []netip.Addr{t.cfg.Local},
 		Clock:     t.cfg.Clock,
 		TCP:       cf,
-		Observer:  t.obs,
 		Manual:    true,
 	})
 	if err != nil {
@@ -267,9 +264,6 @@ func (t *Target) Connect(h int, addr netip.AddrPort) syscall.Errno {
 	if err != nil {
 		return errnoOf(err)
 	}
-	t.mu.Lock()
-	t.active[c.ID()] = true
-	t.mu.Unlock()
 	s.conn = c
 	return syscall.EINPROGRESS
 }
@@ -389,11 +383,7 @@ func (t *Target) GetSockOpt(h int, opt packetdrill.SockOpt) (int, syscall.Errno)
 		if s.conn == nil {
 			return 0, 0
 		}
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		errno := t.endErr[s.conn.ID()]
-		delete(t.endErr, s.conn.ID())
-		return int(errno), 0
+		return int(errnoOf(s.conn.PendingError())), 0
 	}
 	return 0, syscall.ENOPROTOOPT
 }
@@ -427,13 +417,10 @@ func (t *Target) Poll(h int) packetdrill.PollEvents {
 		return packetdrill.PollEvents{}
 	}
 	state := s.conn.State()
-	t.mu.Lock()
-	pending := t.endErr[s.conn.ID()] != 0
-	t.mu.Unlock()
 	return packetdrill.PollEvents{
 		Readable: s.conn.ReadReady(),
 		Writable: s.conn.Writable() > 0 && (state == tcp.Established || state == tcp.CloseWait),
-		Error:    pending,
+		Error:    state == tcp.Closed && s.conn.Err() != nil,
 		HangUp:   state == tcp.Closed,
 	}
 }
@@ -482,45 +469,6 @@ func (t *Target) Release() {
 		t.st.Close()
 	}
 }
-
-// observer records how connections end.
-type observer struct{ t *Target }
-
-// StateChanged keeps the errno of a connection that a RST or a timeout
-// closed, for SO_ERROR. A RST in SYN-SENT, or in SYN-RECEIVED on a
-// connection that began with an active open, means the connection was
-// refused (RFC 9293 3.10.7.3 and 3.10.7.4); later it was reset.
-func (o *observer) StateChanged(id tcp.FourTuple, from, to tcp.State, cause tcp.Event) {
-	if to != tcp.Closed {
-		return
-	}
-	t := o.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var errno syscall.Errno
-	switch cause {
-	case tcp.EventRecvRST:
-		errno = syscall.ECONNRESET
-		if from == tcp.SynSent || from == tcp.SynReceived && t.active[id] {
-			errno = syscall.ECONNREFUSED
-		}
-	case tcp.EventRecvSYN:
-		// An in-window SYN reset the connection (tcp.Config.SYNInWindowResets).
-		errno = syscall.ECONNRESET
-	case tcp.EventRetransmitTimeout, tcp.EventKeepAliveTimeout:
-		errno = syscall.ETIMEDOUT
-	default:
-		return
-	}
-	t.endErr[id] = errno
-}
-
-// SegmentSent is part of tcp.Observer; the runner sees segments on the
-// link.
-func (o *observer) SegmentSent(tcp.FourTuple, *tcp.HeaderFields, int, bool) {}
-
-// SegmentReceived is part of tcp.Observer.
-func (o *observer) SegmentReceived(tcp.FourTuple, *tcp.Segment) {}
 
 // convertState maps the stack's states to the runner's (both RFC 9293).
 func convertState(s tcp.State) packetdrill.TCPState {
