@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"math/bits"
+
 	"github.com/tundra-net/tundra/ipv4"
 	"github.com/tundra-net/tundra/tcp"
 )
@@ -32,6 +34,7 @@ func (s *Stack) tcpConfig() tcp.Config {
 	if cfg.MSS == 0 || cfg.MSS > linkMSS {
 		cfg.MSS = linkMSS
 	}
+	scaleBuffers(&cfg)
 	// With TSO the link cuts super-segments itself (link.GSOTCPv4): hand it
 	// up to an IPv4 packet's worth at once, less the largest headers.
 	if s.ep.Offloads().TSO4 && cfg.GSOMaxSize == 0 {
@@ -57,3 +60,39 @@ func (s *Stack) SetTCPConfig(cfg tcp.Config) {
 // SetTCPConfig's (or Options.TCP), with the MSS capped by the link's MTU
 // and NoDelay from Options.Nagle.
 func (s *Stack) TCPConfig() tcp.Config { return s.tcpConfig() }
+
+// Default buffers scale with the MSS: a window is counted in segments as
+// much as in bytes, and the 256 KiB that holds 180 segments of 1460 bytes
+// holds only four at MTU 65000, too few to keep a sender busy. With
+// default options, the send and receive buffers and the reassembly limit
+// hold at least bufferSegments full segments, rounded up to a power of two
+// (the rings' pool sizes) and at most maxScaledBuffer, and receive
+// auto-tuning starts from at least autotuneSegments segments. The rings
+// take memory only as data fills them, so the larger sizes cost nothing
+// while a connection is idle. A size set to anything but
+// tcp.DefaultConfig()'s (in Options.TCP or SetTCPConfig) is kept as set.
+const (
+	bufferSegments   = 32
+	autotuneSegments = 8
+	maxScaledBuffer  = 4 << 20
+)
+
+// scaleBuffers raises those of cfg's buffer sizes that are the defaults
+// to cfg.MSS's scale.
+func scaleBuffers(cfg *tcp.Config) {
+	def := tcp.DefaultConfig()
+	size := min(1<<bits.Len(uint(bufferSegments*cfg.MSS-1)), maxScaledBuffer)
+	if cfg.SendBufferSize == def.SendBufferSize {
+		cfg.SendBufferSize = max(cfg.SendBufferSize, size)
+	}
+	if cfg.ReceiveBufferSize == def.ReceiveBufferSize {
+		cfg.ReceiveBufferSize = max(cfg.ReceiveBufferSize, size)
+	}
+	if cfg.ReassemblyLimit == def.ReassemblyLimit {
+		cfg.ReassemblyLimit = max(cfg.ReassemblyLimit, size)
+	}
+	if cfg.ReceiveBufferMin == def.ReceiveBufferMin && cfg.ReceiveBufferMin > 0 {
+		start := 1 << bits.Len(uint(autotuneSegments*cfg.MSS-1))
+		cfg.ReceiveBufferMin = max(cfg.ReceiveBufferMin, min(start, cfg.ReceiveBufferSize))
+	}
+}
