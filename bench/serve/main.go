@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/tundra-net/tundra/internal/services"
 	"github.com/tundra-net/tundra/link/tun"
@@ -33,19 +34,20 @@ func main() {
 	mtu := flag.Int("mtu", 0, "MTU, at most the device's (default: the device's)")
 	offloads := flag.Bool("offloads", true, "open the TUN with IFF_VNET_HDR offloads (TSO4, checksum)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	sample := flag.Duration("ss", 0, "every this often, print the loss-recovery counters of each connection that has sent data (like ss -ti)")
 	flag.Parse()
 	a, err := netip.ParseAddr(*addr)
 	if *tunName == "" || err != nil || !a.Is4() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*tunName, a, *mtu, *offloads, *cpuprofile); err != nil {
+	if err := run(*tunName, a, *mtu, *offloads, *cpuprofile, *sample); err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)
 	}
 }
 
-func run(tunName string, addr netip.Addr, mtu int, offloads bool, cpuprofile string) error {
+func run(tunName string, addr netip.Addr, mtu int, offloads bool, cpuprofile string, sample time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if cpuprofile != "" {
@@ -74,7 +76,35 @@ func run(tunName string, addr netip.Addr, mtu int, offloads bool, cpuprofile str
 		return err
 	}
 	fmt.Printf("serve: %v on %s, MTU %d, MaxPacketSize %d, offloads %+v\n", addr, tunName, st.MTU(), ep.MaxPacketSize(), ep.Offloads())
+	if sample > 0 {
+		go printConnections(ctx, st, sample)
+	}
 	<-ctx.Done()
 	running.Stop()
 	return nil
+}
+
+// printConnections prints, every interval until ctx ends, one line per
+// connection that has sent data: its congestion state and the counters of
+// its loss recovery, for comparing a run under loss with the kernel's
+// (nstat, ss -ti).
+func printConnections(ctx context.Context, st *stack.Stack, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, c := range st.TCPConnections() {
+			s := c.Stats
+			if s.BytesSent == 0 {
+				continue
+			}
+			fmt.Printf("ss: %v %v sent=%d cwnd=%d ssthresh=%d srtt=%v rto=%v inflight=%d retrans=%d timeouts=%d fastretrans=%d tlp=%d tlprecov=%d sackblocks=%d dsacks=%d reordering=%d\n",
+				c.Remote, s.State, s.BytesSent, s.CongestionWindow, s.SlowStartThresh, s.SRTT, s.RTO, s.BytesInFlight,
+				s.Retransmissions, s.Timeouts, s.FastRetransmits, s.TailLossProbes, s.TLPRecoveries, s.SACKBlocksReceived, s.DSACKsReceived, s.ReorderingSeen)
+		}
+	}
 }
