@@ -69,6 +69,7 @@ func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
 		c.tcp.inErrs.inc()
 		return DropTCPMalformed
 	}
+	seg.ECN = tcp.ECNCodepoint(ip.ECN()) // RFC 3168: the Conn reads the CE mark
 	c.tcp.inSegs.inc()
 	id := tcp.FourTuple{LocalAddr: dst, RemoteAddr: src, LocalPort: seg.DstPort, RemotePort: seg.SrcPort}
 
@@ -161,6 +162,7 @@ func (t *tcpTransport) SendSegment(id tcp.FourTuple, fields tcp.HeaderFields, pa
 	buf := ob.data
 	tcpLen := fields.Len() + payload.Len()
 	ipf := ipv4.HeaderFields{
+		TOS:           uint8(fields.ECN), // ECT(0) on data when ECN is on (RFC 3168 6.1.4)
 		ID:            s.nextIPID(),
 		Flags:         ipv4.DontFragment,
 		TTL:           s.opts.TTL,

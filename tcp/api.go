@@ -103,6 +103,25 @@ type Config struct {
 	// (SYN-SENT or SYN-RECEIVED): RFC 9293 3.9.2.2's hard errors by
 	// default (see ICMPConnectAbort and icmp.go).
 	ICMPConnectAbort ICMPConnectAbort
+	// ECN selects Explicit Congestion Notification (RFC 3168): ECNOff,
+	// ECNAccept (use it when the peer's SYN asks for it, never ask) or
+	// ECNRequest (ask in our SYN too). Once both ends agree, data segments
+	// carry ECT(0), a router that would drop one marks it CE instead, the
+	// receiver echoes that with ECE, and the sender reduces its window as
+	// for a loss, once per window, telling the receiver with CWR. The
+	// default, ECNAccept, is Linux's (net.ipv4.tcp_ecn=2): ECN runs only
+	// with peers that ask for it, so a path whose middleboxes mangle
+	// ECN-setup SYNs costs tundra's own connections nothing, while peers
+	// that ask get fewer losses. FreeBSD's default (ecn.enable=2) is the
+	// same.
+	ECN ECNMode
+	// ECNSetupSYNRetries is how many retransmissions of an ECN-setup SYN
+	// (ECNRequest) still ask for ECN; later ones are plain SYNs, in case
+	// the path drops ECN-setup SYNs (RFC 3168 6.1.1.1: the host "MAY ...
+	// send a non-ECN-setup SYN in a subsequent retransmission"). Default 0:
+	// only the first SYN asks, as Linux's tcp_ecn_fallback; FreeBSD's
+	// net.inet.tcp.ecn.maxretries is 1.
+	ECNSetupSYNRetries int
 	// ChallengeACKLimit caps the challenge ACKs (and ACKs for unacceptable
 	// ACK fields) a connection sends per second (RFC 5961 section 7).
 	// It is per connection rather than per stack as in Linux: a global
@@ -267,6 +286,19 @@ type Config struct {
 	RTOSlop time.Duration
 }
 
+// ECNMode says whether a connection uses ECN (Config.ECN).
+type ECNMode uint8
+
+// The ECN modes.
+const (
+	// ECNOff: no ECN; a peer's ECN-setup SYN is answered as a plain one.
+	ECNOff ECNMode = iota
+	// ECNAccept: ECN when the peer's SYN asks for it (RFC 3168 6.1.1).
+	ECNAccept
+	// ECNRequest: our SYN asks for ECN too (an ECN-setup SYN, ECE and CWR).
+	ECNRequest
+)
+
 // DefaultConfig returns the defaults documented on each Config field.
 func DefaultConfig() Config {
 	return Config{
@@ -280,6 +312,7 @@ func DefaultConfig() Config {
 		RACK:              true,
 		Timestamps:        true,
 		ChallengeACKLimit: 1000,
+		ECN:               ECNAccept,
 		InitialRTO:        time.Second,
 		MinRTO:            200 * time.Millisecond,
 		MaxRTO:            120 * time.Second,
@@ -481,6 +514,7 @@ type Stats struct {
 	RSTsIgnored          int // RSTs out of the window or not at RCV.NXT (RFC 5961 3.2)
 	// Negotiated options.
 	SACK, Timestamps bool
+	ECN              bool // both ends agreed on ECN (RFC 3168 6.1.1)
 	// Windows and negotiated options.
 	SendWindow       int // peer's advertised window, scaled
 	ReceiveWindow    int // our advertised window

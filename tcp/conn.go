@@ -44,17 +44,24 @@ type Conn struct {
 	sndBufSeq Seq
 	finQueued bool // the application closed the write side: FIN after the data
 	synAcked  bool // our SYN has been acknowledged (not "SND.UNA > ISS": that wraps)
+	// ECN (RFC 3168, ecn.go): here and below, where they fill alignment
+	// padding.
+	ecnOK        bool // both SYNs agreed on ECN
+	ecnSetupSent bool // we sent an ECN-setup SYN
 
 	// Receive sequence space (Figure 4).
 	irs      Seq
 	rcvNxt   Seq
 	rcvRight Seq // right edge of the window we advertised: never moves left
 	rcvShift uint8
-	recvBuf  ring // in-order data not yet read, then out-of-order data
-	ooo      rangeSet
-	finRecvd bool
+	// sender (ECN): set CWR on the next new data segment
+	ecnCWRPending bool
+	recvBuf       ring // in-order data not yet read, then out-of-order data
+	ooo           rangeSet
+	finRecvd      bool
 	// An out-of-order FIN: processed when RCV.NXT reaches finSeq.
 	finPending bool
+	ecnEcho    bool // ECN receiver: set ECE on our ACKs until a CWR arrives
 	finSeq     Seq
 
 	offerWS bool // we offer window scaling in our SYN
@@ -70,8 +77,8 @@ type Conn struct {
 
 	// Retransmission (RFC 6298).
 	srtt, rttvar, rto time.Duration
-	rtoSlop           time.Duration // the part of rto that is Config.RTOSlop
 	hasRTT            bool
+	rtoHasSlop        bool // rto includes Config.RTOSlop
 	rttTiming         bool // a segment is being timed
 	synRetransmitted  bool
 	rttSeq            Seq // ... whose end is this
@@ -94,6 +101,7 @@ type Conn struct {
 	// RACK-TLP (rack.go, RFC 8985).
 	rackXmit           time.Time // RACK.xmit_ts: send time of the most recently sent delivered segment
 	rackEnd            Seq       // RACK.end_seq
+	ecnRecover         Seq       // ECN sender: no new reduction until SND.UNA passes this
 	rackRTT            time.Duration
 	rackReoWndMult     int
 	rackRecoveries     int // recoveries since the multiplier last grew
@@ -230,7 +238,7 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.irs, c.rcvNxt, c.rcvRight = 0, 0, 0
 	c.ooo.reset()
 	c.finPending = false
-	c.rto, c.rtoSlop = c.cfg.InitialRTO, 0
+	c.rto, c.rtoHasSlop = c.cfg.InitialRTO, false
 	c.hasRTT, c.rttTiming, c.retries, c.synRetransmitted = false, false, 0, false
 	c.cc = newCongestionControl(c.cfg.CongestionControl, c.sndMSS)
 	c.minRTT = 0
@@ -238,6 +246,7 @@ func (c *Conn) resetSequenceSpace(iss Seq) {
 	c.resetReceiveSpace()
 	c.offerWS, c.wsNegotiated = c.cfg.WindowScale && !c.cfg.NoOptions, false
 	c.synOptionsDropped = false
+	c.ecnOK, c.ecnSetupSent, c.ecnEcho, c.ecnCWRPending, c.ecnRecover = false, false, false, false, iss
 	c.sackOK, c.sackRecentN, c.dsackPending = false, 0, false
 	c.tsOK, c.tsRecent, c.tsRecentAt = false, 0, time.Time{}
 	// RFC 7323 section 5.4 recommends a random offset per connection for
@@ -576,7 +585,7 @@ func (c *Conn) Stats() Stats {
 	s.SlowStartThresh = c.cc.SlowStartThreshold()
 	s.InRecovery = c.inRecovery
 	s.MinRTT = c.minRTT
-	s.SACK, s.Timestamps = c.sackOK, c.tsOK
+	s.SACK, s.Timestamps, s.ECN = c.sackOK, c.tsOK, c.ecnOK
 	s.SACKedBytes = c.sb.sackedBytes
 	if c.hasRTT {
 		s.SRTT, s.RTTVar = c.srtt, c.rttvar

@@ -191,7 +191,24 @@ type HeaderFields struct {
 	Window           uint16 // the raw field, already scaled down by the sender
 	Urgent           uint16
 	Options          Options // encoded by Options.Encode, padded to 4 bytes
+	// ECN is the ECN codepoint of the IP header around the segment (RFC
+	// 3168 section 5), not a TCP header field: Encode ignores it. The
+	// stack fills it in for a received segment and writes it into the
+	// IPv4 header of one the Conn sends.
+	ECN ECNCodepoint
 }
+
+// ECNCodepoint is the two-bit ECN field of the IP header (RFC 3168 section
+// 5).
+type ECNCodepoint uint8
+
+// The ECN codepoints.
+const (
+	NotECT ECNCodepoint = 0b00 // not ECN-capable transport
+	ECT1   ECNCodepoint = 0b01 // ECN-capable transport, ECT(1)
+	ECT0   ECNCodepoint = 0b10 // ECN-capable transport, ECT(0)
+	CE     ECNCodepoint = 0b11 // congestion experienced
+)
 
 // Len returns the length Encode writes: 20 bytes plus the encoded options.
 func (f *HeaderFields) Len() int { return HeaderMinLen + f.Options.EncodedLen() }

@@ -67,6 +67,7 @@ func (c *Conn) segmentInListen(seg *Segment, now time.Time) {
 		c.irs = seg.Seq
 		c.rcvNxt = seg.Seq.Add(1)
 		c.takeSynOptions(seg, now)
+		c.ecnTakeSYN(seg)
 		c.sndWnd = int(seg.Window) // never scaled in a SYN (RFC 7323 2.2)
 		c.maxSndWnd = c.sndWnd
 		c.sndWl1, c.sndWl2 = seg.Seq, c.iss
@@ -160,7 +161,10 @@ func (c *Conn) segmentInSynSent(seg *Segment, now time.Time) {
 	c.rcvNxt = seg.Seq.Add(1)
 	c.takeSynOptions(seg, now)
 	if hasACK {
+		c.ecnTakeSYNACK(seg)
 		c.handleNewAck(seg, now)
+	} else {
+		c.ecnTakeSYN(seg) // simultaneous open
 	}
 	// "If SND.UNA > ISS (our SYN has been ACKed), change the connection
 	// state to ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT>
@@ -249,7 +253,7 @@ func (c *Conn) takeInOrder() int {
 // the configured initial RTO if larger) once data flows.
 func (c *Conn) establish(cause Event, now time.Time) {
 	if c.synRetransmitted && !c.hasRTT {
-		c.rto, c.rtoSlop = max(3*time.Second, c.cfg.InitialRTO), 0
+		c.rto, c.rtoHasSlop = max(3*time.Second, c.cfg.InitialRTO), false
 	}
 	c.retries = 0
 	c.setState(Established, cause)
@@ -349,6 +353,7 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 	}
 	c.lastHeard = now
 	c.noteReceiveRTT(seg, now)
+	c.ecnReceive(seg)
 	// RFC 7323 section 4.3 (R3): "If SEG.TSval >= TS.Recent and SEG.SEQ =<
 	// Last.ACK.sent, then SEG.TSval is copied to TS.Recent" - only a
 	// segment that covers the left edge of the window we acknowledged, so
@@ -669,6 +674,9 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 		return false
 	}
 	oldWnd, oldUna := c.sndWnd, c.sndUna
+	if c.state.synchronized() {
+		c.ecnOnACK(seg, now)
+	}
 	newlySACKed := 0
 	if c.sackOK && seg.Options.SACKBlockCount > 0 {
 		newlySACKed = c.takeSACKBlocks(seg, now)
@@ -814,7 +822,10 @@ func (c *Conn) handleNewAck(seg *Segment, now time.Time) {
 			// numbers wrap around (RFC 6582 section 4 discusses this).
 			c.recover = ack - 1
 		}
-		if grow {
+		// RFC 3168 6.1.2: "The sending TCP SHOULD NOT increase the
+		// congestion window in response to the receipt of an ECN-Echo ACK
+		// packet."
+		if grow && !(c.ecnOK && seg.Flags&FlagECE != 0) {
 			c.cc.OnAck(AckSample{Acked: acked, InFlight: inFlight, RTT: sample, MinRTT: c.minRTT,
 				Ack: ack, SndMax: c.sndMax, Now: now})
 		}
@@ -865,12 +876,20 @@ func (c *Conn) rttSampleFraction(r time.Duration, flight int) {
 }
 
 // setRTO sets the retransmission timeout to base plus Config.RTOSlop,
-// within MaxRTO, and remembers how much slop it holds, so that backing off
+// within MaxRTO, and remembers that it holds the slop, so that backing off
 // doubles base alone (as FreeBSD's TCPT_RANGESET adds the slop to each
 // value it computes).
 func (c *Conn) setRTO(base time.Duration) {
 	c.rto = min(base+c.cfg.RTOSlop, c.cfg.MaxRTO)
-	c.rtoSlop = max(c.rto-base, 0)
+	c.rtoHasSlop = true
+}
+
+// rtoBase is the RTO without the slop setRTO added.
+func (c *Conn) rtoBase() time.Duration {
+	if c.rtoHasSlop {
+		return max(c.rto-c.cfg.RTOSlop, 0)
+	}
+	return c.rto
 }
 
 // rtoFromEstimate is RFC 6298's RTO <- SRTT + max(G, K*RTTVAR) with G = 1 ms,

@@ -259,6 +259,7 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 		} else {
 			f.Window = uint16(c.rcvRight.Sub(c.rcvNxt))
 		}
+		f.Flags |= c.ecnSYNFlags()
 		if c.cfg.NoOptions {
 			break // TCP_NOOPT: no options at all (Config.NoOptions)
 		}
@@ -285,6 +286,7 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 	default:
 		f.Window = c.windowToAdvertise()
 		c.ackOptions(&f.Options, payload.Len(), now)
+		c.ecnMark(&f, payload.Len(), retrans)
 	}
 	if flags&FlagACK != 0 {
 		c.ackNow, c.unackedBytes, c.delAckAt = false, 0, time.Time{}

@@ -196,5 +196,6 @@ func (c *Conn) onTLPEpisodeEnd(now time.Time) {
 		c.stats.TLPRecoveries++
 		c.cc.OnLoss(int(c.sndMax.Sub(c.sndUna)), now)
 		c.cc.OnRecoveryEnd(now)
+		c.windowReduced()
 	}
 }

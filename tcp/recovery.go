@@ -136,6 +136,7 @@ func (c *Conn) enterRecovery(now time.Time) {
 	if c.rackRecoveries++; c.rackRecoveries >= rackPersistRounds {
 		c.rackReoWndMult, c.rackRecoveries = 1, 0 // RFC 8985 6.2 step 4
 	}
+	c.windowReduced()
 	if c.sackOK {
 		c.cc.OnLoss(inFlight, now)
 		// Step 4.3: "retransmit the first data segment presumed dropped"

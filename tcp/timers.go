@@ -92,10 +92,11 @@ func (c *Conn) onRetransmitTimeout(now time.Time) {
 	if !zeroWindowProbe {
 		c.retries++
 	}
-	c.setRTO(min(2*(c.rto-c.rtoSlop), c.cfg.MaxRTO)) // 5.5: back off the timer
+	c.setRTO(min(2*c.rtoBase(), c.cfg.MaxRTO)) // 5.5: back off the timer
 	c.rttTiming = false
 	if c.state.synchronized() {
 		c.cc.OnTimeout(int(c.sndMax.Sub(c.sndUna)), now)
+		c.windowReduced()
 		c.onTimeoutRecovery()
 		if c.sackOK {
 			// Resend the first hole; the recovery loop sends the others

@@ -112,6 +112,10 @@ func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c.TimeWaitACKsAll = p.TimeWaitACKsAll
 	c.InitialRTO = p.InitialRTO
 	c.RTOSlop = p.RexmitSlop
+	// net.inet.tcp.ecn.enable: 0 off, 1 request and accept, 2 accept;
+	// ecn.maxretries: how many SYN retransmissions still request it.
+	c.ECN = map[int]tcp.ECNMode{0: tcp.ECNOff, 1: tcp.ECNRequest, 2: tcp.ECNAccept}[p.ECN]
+	c.ECNSetupSYNRetries = p.ECNMaxRetries
 	if p.RexmitDropOptions {
 		c.SYNOptionsRetries = 2 // FreeBSD drops them on the third retransmission
 	}
@@ -425,8 +429,8 @@ func (t *Target) Poll(h int) packetdrill.PollEvents {
 	}
 }
 
-// Info reports state and negotiated options. The stack reports window
-// scaling; it does not negotiate timestamps, SACK or ECN.
+// Info reports state and the options the connection negotiated: window
+// scaling, timestamps, SACK and ECN.
 func (t *Target) Info(h int) packetdrill.TCPInfo {
 	s, e := t.sock(h)
 	switch {
@@ -441,6 +445,9 @@ func (t *Target) Info(h int) packetdrill.TCPInfo {
 	return packetdrill.TCPInfo{
 		State:       convertState(st.State),
 		WindowScale: st.SendWindowShift >= 0 && st.RecvWindowShift >= 0,
+		Timestamps:  st.Timestamps,
+		SACK:        st.SACK,
+		ECN:         st.ECN,
 	}
 }
 

@@ -1,0 +1,118 @@
+package tcp
+
+import "time"
+
+// Explicit Congestion Notification, RFC 3168. Config.ECN decides whether
+// a connection takes part; these functions are the TCP half of section 6.1:
+// the handshake that agrees on it, the receiver that echoes a router's
+// congestion mark, and the sender that slows down in answer.
+
+// isECNSetupSYN reports whether seg is an ECN-setup SYN: SYN with ECE and
+// CWR (6.1.1).
+func isECNSetupSYN(seg *Segment) bool {
+	return seg.Flags&(FlagSYN|FlagACK|FlagECE|FlagCWR) == FlagSYN|FlagECE|FlagCWR
+}
+
+// isECNSetupSYNACK reports whether seg is an ECN-setup SYN-ACK: SYN and
+// ACK with ECE, without CWR (6.1.1: a SYN-ACK with both is not one).
+func isECNSetupSYNACK(seg *Segment) bool {
+	return seg.Flags&(FlagSYN|FlagACK|FlagECE|FlagCWR) == FlagSYN|FlagACK|FlagECE
+}
+
+// ecnTakeSYN decides about ECN when the peer's SYN arrives (in LISTEN, or
+// in SYN-SENT for a simultaneous open): "If a host receives an ECN-setup
+// SYN, and is willing to use ECN, it sends an ECN-setup SYN-ACK" (6.1.1).
+// Whether we asked ourselves does not matter: the peer's SYN shows it can.
+func (c *Conn) ecnTakeSYN(seg *Segment) {
+	c.ecnOK = c.cfg.ECN != ECNOff && isECNSetupSYN(seg)
+}
+
+// ecnTakeSYNACK decides about ECN when the SYN-ACK of our SYN arrives: ECN
+// is on if we sent an ECN-setup SYN and this is an ECN-setup SYN-ACK.
+func (c *Conn) ecnTakeSYNACK(seg *Segment) {
+	c.ecnOK = c.ecnSetupSent && isECNSetupSYNACK(seg)
+}
+
+// ecnSYNFlags returns the ECN flags of the SYN or SYN-ACK being sent: ECE
+// and CWR on our SYN with ECNRequest (for the first
+// Config.ECNSetupSYNRetries retransmissions too, RFC 3168 6.1.1.1), ECE on a
+// SYN-ACK that agrees to the peer's request.
+func (c *Conn) ecnSYNFlags() Flags {
+	switch {
+	case c.state == SynSent && c.cfg.ECN == ECNRequest && c.retries <= c.cfg.ECNSetupSYNRetries:
+		c.ecnSetupSent = true
+		return FlagECE | FlagCWR
+	case c.state == SynReceived && c.ecnOK:
+		return FlagECE
+	}
+	return 0
+}
+
+// ecnReceive is the receiver of 6.1.3 for an acceptable segment: "If the
+// CE codepoint is set on a received packet, the TCP receiver sets the ECN-
+// Echo flag in the TCP header of the subsequent ACK packet", and keeps it
+// set on every ACK "until it receives a CWR packet". A CWR and a new CE in
+// one segment leave it set. The first CE is acknowledged at once, so that
+// the sender hears of it within the round trip (Linux does the same).
+func (c *Conn) ecnReceive(seg *Segment) {
+	if !c.ecnOK {
+		return
+	}
+	if seg.Flags&FlagCWR != 0 {
+		c.ecnEcho = false
+	}
+	if seg.ECN == CE {
+		if !c.ecnEcho {
+			c.ackNow = true
+		}
+		c.ecnEcho = true
+	}
+}
+
+// ecnOnACK is the sender of 6.1.2 for an ACK with ECE: "The indication of
+// congestion should be treated just as a congestion loss in non-ECN-Capable
+// TCP. That is, the TCP source halves the congestion window "cwnd" and
+// reduces the slow start threshold "ssthresh"", but "TCP should not react
+// to congestion indications more than once every window of data": not
+// during loss recovery, which has reduced the window already, nor again
+// before the data in flight at the last reduction is acknowledged.
+// (handleNewAck does not grow the window for an ACK with ECE.)
+func (c *Conn) ecnOnACK(seg *Segment, now time.Time) {
+	if !c.ecnOK || seg.Flags&FlagECE == 0 || seg.Flags&FlagSYN != 0 {
+		return
+	}
+	if !c.inRecovery && seg.Ack.GreaterThan(c.ecnRecover) {
+		c.cc.OnLoss(int(c.sndMax.Sub(c.sndUna)), now)
+		c.cc.OnRecoveryEnd(now) // a reduction without retransmissions to await
+		c.windowReduced()
+	}
+}
+
+// windowReduced notes a reduction of the congestion window, for any reason
+// (a timeout, fast retransmit or ECE): "the TCP sender sets the CWR flag in
+// the TCP header of the first new data packet sent after the window
+// reduction" (6.1.2), and the window in flight now counts as having
+// reacted.
+func (c *Conn) windowReduced() {
+	c.ecnRecover = c.sndMax
+	c.ecnCWRPending = c.ecnOK
+}
+
+// ecnMark sets the ECN fields of a segment that is not a SYN or RST: ECT(0)
+// and a pending CWR on new data (never on retransmissions, 6.1.5, nor on
+// pure ACKs, 6.1.4), ECE on ACKs while the receiver echoes a CE mark.
+func (c *Conn) ecnMark(f *HeaderFields, payloadLen int, retrans bool) {
+	if !c.ecnOK {
+		return
+	}
+	if payloadLen > 0 && !retrans {
+		f.ECN = ECT0
+		if c.ecnCWRPending {
+			f.Flags |= FlagCWR
+			c.ecnCWRPending = false
+		}
+	}
+	if c.ecnEcho && f.Flags&FlagACK != 0 {
+		f.Flags |= FlagECE
+	}
+}
