@@ -79,6 +79,10 @@ type Profile struct {
 	// receive window the sequence tests use is the free buffer space, also
 	// where the 16-bit window field advertises less.
 	RepeatFIN, ProcessOldACKs, ReceiveWindowFromBuffer bool
+	// OfferWholeBuffer: every segment offers the whole free buffer as its
+	// window, rounded up to the window scale's unit (tcp_output's
+	// receiver SWS avoidance).
+	OfferWholeBuffer bool
 	// TimeWaitIgnoresRST and TimeWaitACKsAll are FreeBSD's TIME-WAIT
 	// (tcp_twcheck): every RST is ignored (RFC 1337), a segment without
 	// ACK dropped, any other but a duplicate ACK acknowledged.
@@ -146,6 +150,7 @@ func FreeBSD() Profile {
 		RepeatFIN:                true,
 		ProcessOldACKs:           true,
 		ReceiveWindowFromBuffer:  true,
+		OfferWholeBuffer:         true,
 		TimeWaitIgnoresRST:       true,
 		TimeWaitACKsAll:          true,
 		SynCookies:               true,

@@ -257,6 +257,18 @@ type Config struct {
 	// (its "should" is lowercase, not a requirement), an acceptable one
 	// without a FIN none.
 	TimeWaitACKsAll bool
+	// OfferWholeBuffer makes every segment offer all the free receive
+	// buffer as window, rounded up to the window scale's unit, withholding
+	// only windows smaller than min(buffer/4, MSS): FreeBSD's receiver
+	// silly window syndrome avoidance (tcp_output), which decides when a
+	// window update is worth a segment of its own but not what a segment
+	// says. By default (as Linux) the right edge of the window moves only
+	// by at least min(buffer/2, MSS), the algorithm RFC 9293 3.8.6.2.2
+	// calls "suggested"; what it requires is that there be one ("A TCP
+	// implementation MUST include a SWS avoidance algorithm in the
+	// receiver", MUST-39). The rounding up is the remedy RFC 7323 2.4
+	// discusses for a window that truncation would otherwise retract.
+	OfferWholeBuffer bool
 	// DropSYNFIN drops, in LISTEN and SYN-SENT, a segment with both SYN
 	// and FIN set. By default the FIN is kept for after the handshake, as
 	// RFC 9293 3.10.7.2 and 3.10.7.3 describe ("any other control or text

@@ -343,3 +343,34 @@ func TestTimeWaitACKsAll(t *testing.T) {
 		s.expectState(TimeWait)
 	}
 }
+
+// TestOfferWholeBufferWindow: with Config.OfferWholeBuffer every segment
+// offers all the free buffer (rounded up to the window scale's unit); by
+// default the right edge moves only by min(buffer/2, MSS) at a time (RFC
+// 9293 3.8.6.2.2), so 3 bytes held unread shrink the offer by 3.
+func TestOfferWholeBufferWindow(t *testing.T) {
+	for _, whole := range []bool{false, true} {
+		cfg := testConfig()
+		cfg.ReceiveBufferSize, cfg.ReassemblyLimit = 70000, 70000
+		cfg.OfferWholeBuffer = whole
+		s := establishedActive(t, cfg)
+		s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 1, Flags: FlagACK, Window: 10000}, "abc")
+		if whole {
+			s.expect("ACK ack=5004 win=65535")
+		} else {
+			s.expect("ACK ack=5004 win=65532")
+		}
+
+		// Window scale 6: a 65700-byte buffer is 1026.6 units.
+		cfg = testConfig()
+		cfg.ReceiveBufferSize, cfg.ReassemblyLimit = 65700, 65700
+		cfg.WindowScale, cfg.WindowShift = true, 6
+		cfg.OfferWholeBuffer = whole
+		s = establishedWith(t, cfg, Options{HasWindowScale: true, WindowScale: 0})
+		s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 1, Flags: FlagACK, Window: 10000}, "x")
+		got := s.expect("ACK ack=5002")
+		if want := map[bool]uint16{false: 1023, true: 1027}[whole]; got[0].Window != want {
+			t.Fatalf("OfferWholeBuffer %v: window field %d, want %d", whole, got[0].Window, want)
+		}
+	}
+}

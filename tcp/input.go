@@ -383,8 +383,16 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		}
 		seq = c.rcvNxt
 	}
-	if right := c.rcvNxt.Add(c.receiveWindow()); seq.Add(uint32(len(payload))).GreaterThan(right) {
-		payload = payload[:right.Sub(seq)]
+	// No data beyond the window, nor beyond the receive buffer: a window
+	// rounded up to the window scale's unit (Config.OfferWholeBuffer) can
+	// reach a few bytes past it.
+	right := MinSeq(c.rcvNxt.Add(c.receiveWindow()), c.rcvNxt.Add(uint32(c.recvBuf.free())))
+	if seq.Add(uint32(len(payload))).GreaterThan(right) {
+		if seq.LessThan(right) {
+			payload = payload[:right.Sub(seq)]
+		} else {
+			payload = payload[:0]
+		}
 		fin = false
 	}
 

@@ -214,7 +214,20 @@ func (c *Conn) persistInterval() time.Duration {
 // opens the window by at least min(half the buffer, one MSS): receiver SWS
 // avoidance, RFC 9293 3.8.6.2.2. The right edge never moves back (3.8.6.2.2,
 // "shrinking the window is strongly discouraged").
+//
+// With Config.OfferWholeBuffer every segment offers all the free space
+// instead, unless that is less than min(buffer/4, MSS), and the window
+// field is rounded up to the window scale's unit rather than down.
 func (c *Conn) windowToAdvertise() uint16 {
+	if c.cfg.OfferWholeBuffer {
+		unit := 1 << c.rcvShift
+		space := c.receiveSpace()
+		if space >= min(c.recvBuf.cap()/4, c.cfg.MSS) {
+			potential := min((space+unit-1)&^(unit-1), 0xffff<<c.rcvShift)
+			c.rcvRight = MaxSeq(c.rcvRight, c.rcvNxt.Add(uint32(potential)))
+		}
+		return uint16(min((int(c.rcvRight.Sub(c.rcvNxt))+unit-1)>>c.rcvShift, 0xffff))
+	}
 	if c.windowWouldOpen() {
 		potential := min(c.receiveSpace(), 0xffff<<c.rcvShift)
 		potential = potential >> c.rcvShift << c.rcvShift

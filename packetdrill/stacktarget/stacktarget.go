@@ -108,6 +108,7 @@ func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c.RepeatFIN = p.RepeatFIN
 	c.ProcessOldACKs = p.ProcessOldACKs
 	c.ReceiveWindowFromBuffer = p.ReceiveWindowFromBuffer
+	c.OfferWholeBuffer = p.OfferWholeBuffer
 	c.TimeWaitIgnoresRST = p.TimeWaitIgnoresRST
 	c.TimeWaitACKsAll = p.TimeWaitACKsAll
 	c.InitialRTO = p.InitialRTO
