@@ -44,6 +44,10 @@
 //     way out: Output receives slices of the send ring, up to 64 KB per
 //     segment when the link offers segmentation offload
 //     (Config.GSOMaxSize).
+//   - Congestion signals. With ECN (RFC 3168, ecn.go; Config.ECN) a
+//     router marks a packet instead of dropping it: data goes out as
+//     ECT(0), the receiver echoes a CE mark with ECE until the sender's
+//     CWR, and the sender halves its window once per window of data.
 //   - Losing. recovery.go finds and resends lost data. With a peer that
 //     does SACK (RFC 2018) a scoreboard (scoreboard.go) records each
 //     segment in flight: when it was sent, whether the peer SACKed it,
