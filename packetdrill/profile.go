@@ -102,6 +102,13 @@ type Profile struct {
 	InitialRTO time.Duration
 	// RexmitSlop is added to the RTO (net.inet.tcp.rexmit_slop).
 	RexmitSlop time.Duration
+	// MaxRetransmits is how many times a segment (a SYN too) is sent
+	// again before the connection is dropped (TCP_MAXRXTSHIFT, 12), and
+	// MaxRTO the ceiling of the backed-off retransmission timeout
+	// (TCPTV_REXMTMAX, 64 s; RFC 6298 section 2.5 allows any of at least
+	// 60 s). Both are constants of FreeBSD's tcp_timer.h.
+	MaxRetransmits int
+	MaxRTO         time.Duration
 	// RexmitDropOptions: the third SYN retransmission drops options
 	// (net.inet.tcp.rexmit_drop_options).
 	RexmitDropOptions bool
@@ -156,6 +163,8 @@ func FreeBSD() Profile {
 		SynCookies:               true,
 		InitialRTO:               time.Second,
 		RexmitSlop:               200 * time.Millisecond,
+		MaxRetransmits:           12,
+		MaxRTO:                   64 * time.Second,
 		KeepInit:                 75 * time.Second,
 		KeepIdle:                 2 * time.Hour,
 		KeepIntvl:                75 * time.Second,

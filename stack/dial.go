@@ -57,7 +57,14 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 // wrapping syscall.ECONNREFUSED), for the SYN retries to run out
 // (syscall.ETIMEDOUT) or for ctx to end.
 func (s *Stack) DialTCP(ctx context.Context, remote netip.AddrPort) (*TCPConn, error) {
-	c, err := s.StartDialTCP(0, remote)
+	return s.DialTCPWith(ctx, remote, ConnOptions{})
+}
+
+// DialTCPWith is DialTCP with the connection's own settings (ConnOptions),
+// as a program sets socket options before connect(2): its SYN already
+// carries them.
+func (s *Stack) DialTCPWith(ctx context.Context, remote netip.AddrPort, o ConnOptions) (*TCPConn, error) {
+	c, err := s.StartDialTCPWith(0, remote, o)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,12 @@ import (
 // for the handshake. Watch State for ESTABLISHED, or CLOSED with the
 // reason in a failing Read or Write.
 func (s *Stack) StartDialTCP(localPort uint16, remote netip.AddrPort) (*TCPConn, error) {
+	return s.StartDialTCPWith(localPort, remote, ConnOptions{})
+}
+
+// StartDialTCPWith is StartDialTCP with the connection's own settings,
+// which its SYN already carries.
+func (s *Stack) StartDialTCPWith(localPort uint16, remote netip.AddrPort, o ConnOptions) (*TCPConn, error) {
 	raddr := net.TCPAddrFromAddrPort(remote)
 	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Addr: raddr, Err: err} }
 	if !remote.Addr().Is4() || remote.Port() == 0 {
@@ -47,7 +53,8 @@ func (s *Stack) StartDialTCP(localPort uint16, remote netip.AddrPort) (*TCPConn,
 		return nil, opErr(errAddrNotAvailable)
 	}
 	id := tcp.FourTuple{LocalAddr: local, RemoteAddr: remote.Addr().As4(), LocalPort: port, RemotePort: remote.Port()}
-	c := newTCPConn(s, id)
+	c := newTCPConnISS(s, id, nil, s.connConfig(o.TCP))
+	c.tos, c.ttl = o.TOS, o.TTL
 	if !s.tcp.register(c) {
 		return nil, opErr(errAddrNotAvailable)
 	}

@@ -111,7 +111,13 @@ func (l *TCPListener) sendCookie(id tcp.FourTuple, syn *tcp.Segment) {
 	now := s.clock.Now()
 	cookie := l.cookies.make(id, syn.Seq, mss, now)
 	l.cookies.sent.Add(1)
-	s.tcp.SendSegment(id, tcp.CookieSYNACK(s.tcpConfig(), syn, cookie, now), tcp.Payload{})
+	l.mu.Lock()
+	tos, ttl := l.tos, l.ttl
+	l.mu.Unlock()
+	if ttl == 0 {
+		ttl = s.opts.TTL
+	}
+	s.tcp.sendSegment(id, tcp.CookieSYNACK(s.tcpConfig(), syn, cookie, now), tcp.Payload{}, tos, ttl, nil)
 }
 
 // handleCookieACK takes an ACK that belongs to no connection: if it
@@ -137,6 +143,7 @@ func (l *TCPListener) handleCookieACK(id tcp.FourTuple, ack tcp.Segment) (DropRe
 		return DropTCPListenOverflow, true
 	}
 	c := newTCPConnFromCookie(s, id, ack, tcp.CookieOptionsFromACK(&ack, mss), now)
+	c.tos, c.ttl = l.tos, l.ttl
 	c.listener = l
 	l.children[c] = struct{}{}
 	l.mu.Unlock()
@@ -169,7 +176,7 @@ func newTCPConnFromCookie(s *Stack, id tcp.FourTuple, ack tcp.Segment, opts tcp.
 		localAddr:  net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.LocalAddr), id.LocalPort)),
 		remoteAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddr), id.RemotePort)),
 	}
-	c.tcb = tcp.NewConnFromCookie(s.tcpConfig(), id, ack, opts, s.tcp, now)
+	c.tcb = tcp.NewConnFromCookie(s.tcpConfig(), id, ack, opts, (*connOutput)(c), now)
 	c.ready()
 	return c
 }

@@ -152,20 +152,32 @@ func (t *tcpTransport) sendReset(id tcp.FourTuple, seg *tcp.Segment) {
 	}
 }
 
-// SendSegment implements tcp.Output: it wraps the segment in an IPv4 header
-// with DF set (RFC 1191: TCP discovers the path MTU rather than be
-// fragmented), computes the checksum and writes the packet.
+// SendSegment implements tcp.Output for segments of no connection (RSTs,
+// cookie SYN+ACKs): the stack's TTL and a zero TOS byte.
 func (t *tcpTransport) SendSegment(id tcp.FourTuple, fields tcp.HeaderFields, payload tcp.Payload) {
+	t.sendSegment(id, fields, payload, 0, t.s.opts.TTL, nil)
+}
+
+// sendSegment wraps a segment in an IPv4 header with the given TOS byte
+// and TTL and with DF set (RFC 1191: TCP discovers the path MTU rather
+// than be fragmented), computes the checksum and writes the packet. c is
+// the connection sending it, if any (its lock held), whose send MSS a
+// super-segment is cut to.
+func (t *tcpTransport) sendSegment(id tcp.FourTuple, fields tcp.HeaderFields, payload tcp.Payload, tos, ttl uint8, c *TCPConn) {
 	s := t.s
 	ob := s.getBuf()
 	defer s.putBuf(ob)
 	buf := ob.data
 	tcpLen := fields.Len() + payload.Len()
 	ipf := ipv4.HeaderFields{
-		TOS:           uint8(fields.ECN), // ECT(0) on data when ECN is on (RFC 3168 6.1.4)
+		// The connection's TOS byte (IP_TOS) with TCP's ECN codepoint in
+		// its two low bits: ECT(0) on data when ECN is on (RFC 3168 6.1.4;
+		// section 5: the ECN field is the transport's, not the
+		// application's).
+		TOS:           tos&^0x3 | uint8(fields.ECN),
 		ID:            s.nextIPID(),
 		Flags:         ipv4.DontFragment,
-		TTL:           s.opts.TTL,
+		TTL:           ttl,
 		Protocol:      ipv4.ProtocolTCP,
 		Src:           netip.AddrFrom4(id.LocalAddr),
 		Dst:           netip.AddrFrom4(id.RemoteAddr),
@@ -191,7 +203,10 @@ func (t *tcpTransport) SendSegment(id tcp.FourTuple, fields tcp.HeaderFields, pa
 		// has TSO): the link cuts it into segments of the connection's
 		// send MSS and finishes each checksum from the pseudo-header sum
 		// left here, as Linux's CHECKSUM_PARTIAL does.
-		mss := t.sendMSS(id)
+		mss := 0
+		if c != nil {
+			mss = c.tcb.SendMSS()
+		}
 		off, err := gso.SetPartialChecksum(buf[:ipLen+tcpLen])
 		if err != nil || mss == 0 {
 			s.counters.ip.outDiscards.inc()
@@ -204,18 +219,6 @@ func (t *tcpTransport) SendSegment(id tcp.FourTuple, fields tcp.HeaderFields, pa
 	}
 	s.counters.tcp.outSegs.inc()
 	s.send(ob, ipLen+tcpLen)
-}
-
-// sendMSS returns the send MSS of connection id (called from
-// SendSegment, with that connection's lock held by the caller).
-func (t *tcpTransport) sendMSS(id tcp.FourTuple) int {
-	t.mu.RLock()
-	c := t.conns[id]
-	t.mu.RUnlock()
-	if c == nil {
-		return 0
-	}
-	return c.tcb.SendMSS()
 }
 
 // register adds a connection to the demultiplexing table.

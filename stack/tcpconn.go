@@ -38,6 +38,7 @@ type TCPConn struct {
 	gone     bool          // removed from the demultiplexer
 	lingerAt time.Duration // SetLinger's positive value: how long Close waits
 	errTaken bool          // PendingError has reported why the connection ended
+	tos, ttl uint8         // IP header fields of its packets (SetTOS, SetTTL; ttl 0: Options.TTL)
 
 	readDeadline, writeDeadline deadline
 
@@ -45,12 +46,13 @@ type TCPConn struct {
 }
 
 func newTCPConn(s *Stack, id tcp.FourTuple) *TCPConn {
-	return newTCPConnISS(s, id, nil)
+	return newTCPConnISS(s, id, nil, s.tcpConfig())
 }
 
 // newTCPConnISS is newTCPConn with a floor for the initial sequence
-// number (for a connection reopened from TIME-WAIT).
-func newTCPConnISS(s *Stack, id tcp.FourTuple, minISS *tcp.Seq) *TCPConn {
+// number (for a connection reopened from TIME-WAIT) and the connection's
+// own configuration.
+func newTCPConnISS(s *Stack, id tcp.FourTuple, minISS *tcp.Seq, cfg tcp.Config) *TCPConn {
 	c := &TCPConn{s: s, t: s.tcp, id: id,
 		localAddr:  net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.LocalAddr), id.LocalPort)),
 		remoteAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddr), id.RemotePort)),
@@ -59,9 +61,25 @@ func newTCPConnISS(s *Stack, id tcp.FourTuple, minISS *tcp.Seq) *TCPConn {
 	if minISS != nil && iss.LessThan(*minISS) {
 		iss = *minISS
 	}
-	c.tcb = tcp.NewConn(s.tcpConfig(), id, iss, s.tcp)
+	c.tcb = tcp.NewConn(cfg, id, iss, (*connOutput)(c))
 	c.ready()
 	return c
+}
+
+// connOutput is the tcp.Output of one connection: its segments leave with
+// its own TOS byte and TTL. It is the TCPConn itself under another type, so
+// that SendSegment is not in TCPConn's method set.
+type connOutput TCPConn
+
+// SendSegment implements tcp.Output (called with the connection's lock
+// held, from its tcp.Conn).
+func (o *connOutput) SendSegment(id tcp.FourTuple, fields tcp.HeaderFields, payload tcp.Payload) {
+	c := (*TCPConn)(o)
+	ttl := c.ttl
+	if ttl == 0 {
+		ttl = c.s.opts.TTL
+	}
+	c.t.sendSegment(id, fields, payload, c.tos, ttl, c)
 }
 
 // ready finishes a new connection once its tcp.Conn is set: the observer

@@ -35,6 +35,7 @@ type TCPListener struct {
 	queue    chan *TCPConn         // established, waiting for Accept
 	closed   chan struct{}
 	isClosed bool
+	tos, ttl uint8 // given to its connections (SetTOS, SetTTL)
 
 	cookies *synCookies
 }
@@ -136,7 +137,8 @@ func (l *TCPListener) handleSynISS(id tcp.FourTuple, syn tcp.Segment, minISS tcp
 	if minISS != 0 {
 		floor = &minISS
 	}
-	c := newTCPConnISS(s, id, floor)
+	c := newTCPConnISS(s, id, floor, s.tcpConfig())
+	c.tos, c.ttl = l.tos, l.ttl
 	c.listener = l
 	l.children[c] = struct{}{}
 	l.mu.Unlock()

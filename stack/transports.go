@@ -28,7 +28,15 @@ func (s *Stack) closeTransports() {
 // the defaults) with the MSS the link allows (RFC 9293 3.7.1: the MTU less
 // the IPv4 and TCP headers).
 func (s *Stack) tcpConfig() tcp.Config {
-	cfg := *s.tcpDefaults.Load()
+	return s.connConfig(tcp.Config{})
+}
+
+// connConfig is tcpConfig for a connection given its own configuration
+// (ConnOptions.TCP; the zero Config means the stack's).
+func (s *Stack) connConfig(cfg tcp.Config) tcp.Config {
+	if cfg == (tcp.Config{}) {
+		cfg = *s.tcpDefaults.Load()
+	}
 	cfg.NoDelay = !s.opts.Nagle
 	linkMSS := s.ep.MTU() - ipv4.MinHeaderSize - tcp.HeaderMinLen
 	if cfg.MSS == 0 || cfg.MSS > linkMSS {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tundra-net/tundra/clock"
 	"github.com/tundra-net/tundra/link"
@@ -62,6 +63,11 @@ type socket struct {
 	conn      *stack.TCPConn
 	writeShut bool // shutdown(SHUT_WR) was called
 	reuse     int
+	// Options set before connect or listen, for the connection to come:
+	// its TCP configuration (nil until a TCP option is set: the stack's)
+	// and IP header fields.
+	tcpCf    *tcp.Config
+	tos, ttl uint8
 }
 
 // tcpConfig maps the profile onto the stack's TCP configuration. Profile
@@ -125,6 +131,11 @@ func tcpConfig(p packetdrill.Profile) tcp.Config {
 	c.KeepAliveIdle = p.KeepIdle
 	c.KeepAliveInterval = p.KeepIntvl
 	c.KeepAliveCount = p.KeepCnt
+	// net.inet.tcp.keepinit: FreeBSD gives every connection attempt this
+	// long (TCP_KEEPINIT).
+	c.ConnectTimeout = p.KeepInit
+	c.SynRetries, c.MaxRetries = p.MaxRetransmits, p.MaxRetransmits
+	c.MaxRTO = p.MaxRTO
 	// net.inet.tcp.icmp_may_rst: which ICMP errors end a connection
 	// attempt. FreeBSD's tcp_ctlinput drops a SYN-SENT connection on
 	// protocol or port unreachable, administratively prohibited and time
@@ -228,6 +239,8 @@ func (t *Target) Listen(h int, backlog int) syscall.Errno {
 	if err != nil {
 		return errnoOf(err)
 	}
+	l.SetTOS(s.tos)
+	l.SetTTL(s.ttl)
 	s.listener = l
 	return 0
 }
@@ -265,7 +278,11 @@ func (t *Target) Connect(h int, addr netip.AddrPort) syscall.Errno {
 	case s.listener != nil:
 		return syscall.EINVAL
 	}
-	c, err := t.st.StartDialTCP(s.port, addr)
+	o := stack.ConnOptions{TOS: s.tos, TTL: s.ttl}
+	if s.tcpCf != nil {
+		o.TCP = *s.tcpCf
+	}
+	c, err := t.st.StartDialTCPWith(s.port, addr, o)
 	if err != nil {
 		return errnoOf(err)
 	}
@@ -389,8 +406,66 @@ func (t *Target) GetSockOpt(h int, opt packetdrill.SockOpt) (int, syscall.Errno)
 			return 0, 0
 		}
 		return int(errnoOf(s.conn.PendingError())), 0
+	case packetdrill.TCPKeepIdle, packetdrill.TCPKeepIntvl, packetdrill.TCPKeepCnt, packetdrill.TCPKeepInit:
+		// Seconds, as FreeBSD's options count them.
+		var ka net.KeepAliveConfig
+		var connect time.Duration
+		if s.conn != nil {
+			ka, connect = s.conn.KeepAliveConfig(), s.conn.ConnectTimeout()
+		} else {
+			cf := t.socketConfig(s)
+			ka = net.KeepAliveConfig{Idle: cf.KeepAliveIdle, Interval: cf.KeepAliveInterval, Count: cf.KeepAliveCount}
+			connect = cf.ConnectTimeout
+		}
+		switch opt {
+		case packetdrill.TCPKeepIdle:
+			return int(ka.Idle / time.Second), 0
+		case packetdrill.TCPKeepIntvl:
+			return int(ka.Interval / time.Second), 0
+		case packetdrill.TCPKeepCnt:
+			return ka.Count, 0
+		}
+		return int(connect / time.Second), 0
+	case packetdrill.TCPNoOpt:
+		if t.socketConfig(s).NoOptions {
+			return 1, 0
+		}
+		return 0, 0
+	case packetdrill.IPTOS:
+		if s.conn != nil {
+			return int(s.conn.TOS()), 0
+		}
+		return int(s.tos), 0
+	case packetdrill.IPTTL:
+		if s.conn != nil {
+			return int(s.conn.TTL()), 0
+		}
+		if s.ttl == 0 {
+			return stack.DefaultTTL, 0
+		}
+		return int(s.ttl), 0
 	}
 	return 0, syscall.ENOPROTOOPT
+}
+
+// socketConfig is the TCP configuration a socket's connection gets: the
+// options set on it so far over the stack's configuration.
+func (t *Target) socketConfig(s *socket) tcp.Config {
+	if s.tcpCf != nil {
+		return *s.tcpCf
+	}
+	return t.st.TCPConfig()
+}
+
+// setBeforeOpen changes the configuration a socket's connection will get.
+func (t *Target) setBeforeOpen(s *socket, change func(*tcp.Config)) syscall.Errno {
+	if s.listener != nil {
+		return syscall.EINVAL
+	}
+	cf := t.socketConfig(s)
+	change(&cf)
+	s.tcpCf = &cf
+	return 0
 }
 
 // SetSockOpt supports the options the stack has.
@@ -408,6 +483,64 @@ func (t *Target) SetSockOpt(h int, opt packetdrill.SockOpt, value int) syscall.E
 			return syscall.EINVAL
 		}
 		return errnoOf(s.conn.SetNoDelay(value != 0))
+	case packetdrill.IPTOS, packetdrill.IPTTL:
+		if value < 0 || value > 255 {
+			return syscall.EINVAL
+		}
+		if opt == packetdrill.IPTOS {
+			s.tos = uint8(value)
+		} else {
+			s.ttl = uint8(value)
+		}
+		switch {
+		case s.conn != nil && opt == packetdrill.IPTOS:
+			return errnoOf(s.conn.SetTOS(s.tos))
+		case s.conn != nil:
+			return errnoOf(s.conn.SetTTL(s.ttl))
+		case s.listener != nil && opt == packetdrill.IPTOS:
+			return errnoOf(s.listener.SetTOS(s.tos))
+		case s.listener != nil:
+			return errnoOf(s.listener.SetTTL(s.ttl))
+		}
+		return 0
+	case packetdrill.TCPKeepIdle, packetdrill.TCPKeepIntvl, packetdrill.TCPKeepCnt, packetdrill.TCPKeepInit:
+		// Seconds (counts for TCP_KEEPCNT); FreeBSD refuses zero.
+		if value <= 0 {
+			return syscall.EINVAL
+		}
+		d := time.Duration(value) * time.Second
+		if s.conn != nil {
+			ka := net.KeepAliveConfig{Enable: s.conn.KeepAliveConfig().Enable, Idle: -1, Interval: -1, Count: -1}
+			switch opt {
+			case packetdrill.TCPKeepIdle:
+				ka.Idle = d
+			case packetdrill.TCPKeepIntvl:
+				ka.Interval = d
+			case packetdrill.TCPKeepCnt:
+				ka.Count = value
+			case packetdrill.TCPKeepInit:
+				return errnoOf(s.conn.SetConnectTimeout(d))
+			}
+			return errnoOf(s.conn.SetKeepAliveConfig(ka))
+		}
+		return t.setBeforeOpen(s, func(cf *tcp.Config) {
+			switch opt {
+			case packetdrill.TCPKeepIdle:
+				cf.KeepAliveIdle = d
+			case packetdrill.TCPKeepIntvl:
+				cf.KeepAliveInterval = d
+			case packetdrill.TCPKeepCnt:
+				cf.KeepAliveCount = value
+			case packetdrill.TCPKeepInit:
+				cf.ConnectTimeout = d
+			}
+		})
+	case packetdrill.TCPNoOpt:
+		if s.conn != nil {
+			// The SYN has gone: FreeBSD takes it and it changes nothing.
+			return 0
+		}
+		return t.setBeforeOpen(s, func(cf *tcp.Config) { cf.NoOptions = value != 0 })
 	}
 	return syscall.ENOPROTOOPT
 }
