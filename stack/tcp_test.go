@@ -413,3 +413,106 @@ func TestMaxTCPConnectionsBoundsDials(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestTimeWaitReopensOnlyAfterClose: a SYN beyond RCV.NXT may reopen a
+// connection from TIME-WAIT (RFC 1122 4.2.2.13) only once the application
+// has closed its socket. While the socket is open (it only shut down its
+// sending side), the connection answers the SYN itself: a challenge ACK
+// (RFC 9293 3.10.7.4, fourth step).
+func TestTimeWaitReopensOnlyAfterClose(t *testing.T) {
+	h := newHarness(t, Options{})
+	l, err := h.s.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 80), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.send(tcpPacket(t, 4000, 80, 1000, 0, tcp.FlagSYN, nil, 1460))
+	out := h.recv()
+	if len(out) != 1 {
+		t.Fatalf("%d answers to the SYN", len(out))
+	}
+	iss := parseTCP(t, out[0]).Seq
+	h.send(tcpPacket(t, 4000, 80, 1001, iss+1, tcp.FlagACK, nil, 0))
+	c := l.TryAcceptTCP()
+	if c == nil {
+		t.Fatal("no connection to accept")
+	}
+	c.CloseWrite()
+	if out := h.recv(); len(out) != 1 || parseTCP(t, out[0]).Flags&tcp.FlagFIN == 0 {
+		t.Fatalf("CloseWrite sent %d packets, want our FIN", len(out))
+	}
+	h.send(tcpPacket(t, 4000, 80, 1001, iss+2, tcp.FlagFIN|tcp.FlagACK, nil, 0))
+	h.recv()
+	if c.State() != tcp.TimeWait {
+		t.Fatalf("state %v, want TIME-WAIT", c.State())
+	}
+
+	h.send(tcpPacket(t, 4000, 80, 1000+100000, 0, tcp.FlagSYN, nil, 1460))
+	out = h.recv()
+	if len(out) != 1 || parseTCP(t, out[0]).Flags != tcp.FlagACK {
+		t.Fatalf("SYN to the open socket's TIME-WAIT: %d packets %v, want a challenge ACK", len(out), out)
+	}
+	if c.State() != tcp.TimeWait {
+		t.Fatalf("state %v after the SYN, want TIME-WAIT", c.State())
+	}
+
+	c.Close()
+	h.send(tcpPacket(t, 4000, 80, 1000+200000, 0, tcp.FlagSYN, nil, 1460))
+	out = h.recv()
+	if len(out) != 1 || parseTCP(t, out[0]).Flags != tcp.FlagSYN|tcp.FlagACK {
+		t.Fatalf("SYN after close: %d packets, want a SYN+ACK reopening the connection", len(out))
+	}
+}
+
+// TestECNThroughTheIPHeader: the ECN codepoint travels between the IPv4
+// header and the TCP connection both ways (RFC 3168 section 5). An
+// ECN-setup SYN is answered with an ECN-setup SYN-ACK (the default,
+// tcp.ECNAccept); a data segment marked CE in its IP header draws an ACK
+// with ECE; our data goes out as ECT(0) and our pure ACKs as Not-ECT.
+func TestECNThroughTheIPHeader(t *testing.T) {
+	h := newHarness(t, Options{})
+	l, err := h.s.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 80), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withECN := func(pkt []byte, ecn tcp.ECNCodepoint) []byte {
+		ip, err := ipv4.ParseHeader(pkt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := ipv4.HeaderFields{TOS: uint8(ecn), TTL: 64, Protocol: ipv4.ProtocolTCP, Src: peerAddr, Dst: stackAddr,
+			PayloadLength: len(ip.Payload()), ID: 7}
+		b := make([]byte, f.Size()+len(ip.Payload()))
+		copy(b[f.Encode(b):], ip.Payload())
+		return b
+	}
+	h.send(tcpPacket(t, 4000, 80, 1000, 0, tcp.FlagSYN|tcp.FlagECE|tcp.FlagCWR, nil, 1460))
+	out := h.recv()
+	if len(out) != 1 || parseTCP(t, out[0]).Flags != tcp.FlagSYN|tcp.FlagACK|tcp.FlagECE {
+		t.Fatalf("answer to an ECN-setup SYN: %d packets, want one SYN+ACK with ECE", len(out))
+	}
+	iss := parseTCP(t, out[0]).Seq
+	h.send(tcpPacket(t, 4000, 80, 1001, iss+1, tcp.FlagACK, nil, 0))
+	c := l.TryAcceptTCP()
+	if c == nil {
+		t.Fatal("no connection to accept")
+	}
+	h.send(withECN(tcpPacket(t, 4000, 80, 1001, iss+1, tcp.FlagACK|tcp.FlagPSH, []byte("marked"), 0), tcp.CE))
+	h.clk.Advance(time.Second) // past any delayed ACK
+	out = h.recv()
+	if len(out) != 1 || parseTCP(t, out[0]).Flags != tcp.FlagACK|tcp.FlagECE {
+		t.Fatalf("answer to a CE-marked segment: %d packets, want an ACK with ECE", len(out))
+	}
+	if ip, _ := ipv4.ParseHeader(out[0]); ip.ECN() != ipv4.ECNNotECT {
+		t.Fatalf("pure ACK sent with ECN codepoint %d, want Not-ECT", ip.ECN())
+	}
+	if _, err := c.Write([]byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	out = h.recv()
+	if len(out) != 1 {
+		t.Fatalf("%d packets for one write", len(out))
+	}
+	if ip, _ := ipv4.ParseHeader(out[0]); ip.ECN() != ipv4.ECNECT0 {
+		t.Fatalf("data sent with ECN codepoint %d, want ECT(0)", ip.ECN())
+	}
+}
