@@ -47,7 +47,7 @@ type Conn struct {
 	// ECN (RFC 3168, ecn.go): here and below, where they fill alignment
 	// padding.
 	ecnOK        bool // both SYNs agreed on ECN
-	ecnSetupSent bool // we sent an ECN-setup SYN
+	ecnSetupSent bool // every SYN we sent was an ECN-setup SYN
 
 	// Receive sequence space (Figure 4).
 	irs      Seq

@@ -19,16 +19,25 @@ func isECNSetupSYNACK(seg *Segment) bool {
 	return seg.Flags&(FlagSYN|FlagACK|FlagECE|FlagCWR) == FlagSYN|FlagACK|FlagECE
 }
 
-// ecnTakeSYN decides about ECN when the peer's SYN arrives (in LISTEN, or
-// in SYN-SENT for a simultaneous open): "If a host receives an ECN-setup
-// SYN, and is willing to use ECN, it sends an ECN-setup SYN-ACK" (6.1.1).
-// Whether we asked ourselves does not matter: the peer's SYN shows it can.
+// ecnTakeSYN decides about ECN when the peer's SYN arrives: in LISTEN,
+// "If a host receives an ECN-setup SYN, and is willing to use ECN, it
+// sends an ECN-setup SYN-ACK" (6.1.1). In SYN-SENT (a simultaneous open)
+// only if every SYN we sent was an ECN-setup SYN too, for "a host MUST NOT
+// set ECT on data packets unless it has sent at least one ECN-setup SYN or
+// ECN-setup SYN-ACK packet, and has received at least one ECN-setup SYN or
+// ECN-setup SYN-ACK packet, and has sent no non-ECN-setup SYN or
+// non-ECN-setup SYN-ACK packet" (6.1.1).
 func (c *Conn) ecnTakeSYN(seg *Segment) {
-	c.ecnOK = c.cfg.ECN != ECNOff && isECNSetupSYN(seg)
+	willing := c.cfg.ECN != ECNOff
+	if c.state == SynSent {
+		willing = c.ecnSetupSent
+	}
+	c.ecnOK = willing && isECNSetupSYN(seg)
 }
 
 // ecnTakeSYNACK decides about ECN when the SYN-ACK of our SYN arrives: ECN
-// is on if we sent an ECN-setup SYN and this is an ECN-setup SYN-ACK.
+// is on if every SYN we sent was an ECN-setup SYN (see ecnTakeSYN) and this
+// is an ECN-setup SYN-ACK.
 func (c *Conn) ecnTakeSYNACK(seg *Segment) {
 	c.ecnOK = c.ecnSetupSent && isECNSetupSYNACK(seg)
 }
@@ -37,13 +46,20 @@ func (c *Conn) ecnTakeSYNACK(seg *Segment) {
 // and CWR on our SYN with ECNRequest (for the first
 // Config.ECNSetupSYNRetries retransmissions too, RFC 3168 6.1.1.1), ECE on a
 // SYN-ACK that agrees to the peer's request.
+//
+// It records in ecnSetupSent whether every SYN sent so far asked for ECN:
+// once a plain SYN has gone, ECN cannot be agreed any more (6.1.1).
 func (c *Conn) ecnSYNFlags() Flags {
-	switch {
-	case c.state == SynSent && c.cfg.ECN == ECNRequest && c.retries <= c.cfg.ECNSetupSYNRetries:
-		c.ecnSetupSent = true
-		return FlagECE | FlagCWR
-	case c.state == SynReceived && c.ecnOK:
-		return FlagECE
+	switch c.state {
+	case SynSent:
+		c.ecnSetupSent = c.cfg.ECN == ECNRequest && c.retries <= c.cfg.ECNSetupSYNRetries
+		if c.ecnSetupSent {
+			return FlagECE | FlagCWR
+		}
+	case SynReceived:
+		if c.ecnOK {
+			return FlagECE
+		}
 	}
 	return 0
 }

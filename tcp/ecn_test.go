@@ -101,10 +101,40 @@ func TestRFC3168Section6111SYNRetransmissions(t *testing.T) {
 	s.expect("SYN|ECE|CWR")
 	s.advanceToDeadline()
 	s.expect("SYN")
-	// A late ECN-setup SYN-ACK answers the first SYN: ECN is on.
+	// A late ECN-setup SYN-ACK answers an earlier SYN, but a plain SYN has
+	// gone out since: "has sent no non-ECN-setup SYN" no longer holds.
 	s.send(HeaderFields{Seq: remoteISS, Ack: localISS + 1, Flags: FlagSYN | FlagACK | FlagECE, Window: 60000}, "")
-	if !s.c.Stats().ECN {
-		t.Fatal("ECN off after an ECN-setup SYN-ACK to an earlier ECN-setup SYN")
+	s.expectState(Established)
+	if s.c.Stats().ECN {
+		t.Fatal("ECN on after a non-ECN-setup SYN was sent")
+	}
+}
+
+// TestRFC3168Section611SimultaneousOpen: in a simultaneous open ECN is
+// agreed only if both SYNs were ECN-setup SYNs; our SYN-ACK then carries
+// ECE (and otherwise neither ECE nor CWR).
+func TestRFC3168Section611SimultaneousOpen(t *testing.T) {
+	for _, c := range []struct {
+		mode   ECNMode
+		peer   Flags
+		synack string
+	}{
+		{ECNRequest, FlagSYN | FlagECE | FlagCWR, "SYN|ACK|ECE"},
+		{ECNRequest, FlagSYN, "SYN|ACK"},
+		{ECNAccept, FlagSYN | FlagECE | FlagCWR, "SYN|ACK"}, // our own SYN was plain
+	} {
+		cfg := testConfig()
+		cfg.ECN = c.mode
+		s := newStepper(t, cfg)
+		s.c.Connect(s.now)
+		s.take()
+		s.send(HeaderFields{Seq: remoteISS, Flags: c.peer, Window: 10000}, "")
+		s.expect(c.synack + " seq=1000 ack=5001")
+		s.ack(remoteISS+1, localISS+1, 10000)
+		s.expectState(Established)
+		if on := s.c.Stats().ECN; on != strings.HasSuffix(c.synack, "ECE") {
+			t.Fatalf("mode %v, peer's SYN %v: ECN %v", c.mode, c.peer, on)
+		}
 	}
 }
 
