@@ -214,7 +214,7 @@ func (c *Conn) sendInRecovery(now time.Time) {
 			pipe += c.resendRecord(i, now)
 			continue
 		}
-		if n, ok := c.sendNewInRecovery(now); ok {
+		if n, ok := c.sendNewInRecovery(cwnd-pipe, now); ok {
 			pipe += n
 			continue
 		}
@@ -225,18 +225,30 @@ func (c *Conn) sendInRecovery(now time.Time) {
 	}
 }
 
-// sendNewInRecovery sends up to one SMSS of new data (or our FIN) from
-// SND.NXT = SND.MAX as the peer's window allows: NextSeg rule 2.
-func (c *Conn) sendNewInRecovery(now time.Time) (int, bool) {
+// sendNewInRecovery sends new data (or our FIN) from SND.NXT = SND.MAX as
+// the peer's window allows: NextSeg rule 2. RFC 6675 section 5 (C) sends
+// one SMSS at a time while cwnd - pipe (budget) is at least one SMSS; with
+// segmentation offload (Config.GSOMaxSize) the segments that loop would
+// send back to back leave as one super-segment, cut into the same SMSS
+// pieces by the link: the same bytes on the wire, one write instead of one
+// per segment.
+func (c *Conn) sendNewInRecovery(budget int, now time.Time) (int, bool) {
 	pending := c.sendBuf.len() - int(c.sndNxt.Sub(c.sndBufSeq))
 	finToSend := c.finQueued && c.sndNxt.LessThanEq(c.dataEnd())
 	if pending <= 0 && !finToSend {
 		return 0, false
 	}
 	room := c.sndWnd - int(c.sndNxt.Sub(c.sndUna))
-	n := min(max(pending, 0), c.sndMSS, max(room, 0))
+	limit := c.sndMSS
+	if budget >= 2*c.sndMSS {
+		limit = min(c.maxSegmentPayload(), budget/c.sndMSS*c.sndMSS)
+	}
+	n := min(max(pending, 0), limit, max(room, 0))
 	if pending > 0 && n <= 0 {
 		return 0, false
+	}
+	if n > c.sndMSS && n < pending {
+		n -= n % c.sndMSS // full-sized pieces, unless this ends the data
 	}
 	flags := FlagACK
 	if n > 0 && n == pending {
