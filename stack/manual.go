@@ -69,12 +69,13 @@ func (s *Stack) StartDialTCPWith(localPort uint16, remote netip.AddrPort, o Conn
 	return c, nil
 }
 
-// listenerOnPort reports whether a listener holds port on local or on
-// every address.
+// listenerOnPort reports whether a listener or a bound socket holds port
+// on local or on every address.
 func (t *tcpTransport) listenerOnPort(local [4]byte, port uint16) bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	return t.listeners[listenKey{local, port}] != nil || t.listeners[listenKey{[4]byte{}, port}] != nil
+	return t.listeners[listenKey{local, port}] != nil || t.listeners[listenKey{[4]byte{}, port}] != nil ||
+		t.bound[listenKey{local, port}] != nil || t.bound[listenKey{[4]byte{}, port}] != nil
 }
 
 // TryAcceptTCP returns the next established connection waiting in the

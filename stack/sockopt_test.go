@@ -238,3 +238,59 @@ func TestSetTCPConfig(t *testing.T) {
 		t.Fatalf("older connection's keepalive count changed to %d", n)
 	}
 }
+
+// A bound socket (BindTCP) holds its port and answers a segment for it
+// with a RST carrying its TOS and TTL (BSD's CLOSED TCB); ListenTCP hands
+// the port and those options to a listener.
+func TestBoundSocket(t *testing.T) {
+	w := newErrWorld(t, tcp.Config{})
+	b, err := w.s.BindTCP(netip.AddrPortFrom(stackAddr, 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.s.ListenTCP(netip.AddrPortFrom(netip.IPv4Unspecified(), 80), 1); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("ListenTCP on a bound port: %v, want EADDRINUSE", err)
+	}
+	if _, err := w.s.BindTCP(netip.AddrPortFrom(stackAddr, 80)); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("BindTCP twice: %v, want EADDRINUSE", err)
+	}
+	if _, err := w.s.StartDialTCP(80, netip.AddrPortFrom(peerAddr, 9)); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("dial from a bound port: %v, want EADDRINUSE", err)
+	}
+	b.SetTOS(0x20)
+	b.SetTTL(4)
+	syn := peerSegment(t, tcp.HeaderFields{SrcPort: 40000, DstPort: 80, Seq: 7000, Flags: tcp.FlagSYN, Window: 65535})
+	w.s.DeliverPackets([]link.Packet{{Data: syn}})
+	ip, rst := parseSent(t, w.sent())
+	if rst.Flags != tcp.FlagRST|tcp.FlagACK || ip.TOS() != 0x20 || ip.TTL() != 4 {
+		t.Fatalf("%v with TOS %#x TTL %d, want a RST with 0x20 and 4", rst.Flags, ip.TOS(), ip.TTL())
+	}
+	l, err := b.ListenTCP(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.s.DeliverPackets([]link.Packet{{Data: syn}})
+	ip, synack := parseSent(t, w.sent())
+	if synack.Flags != tcp.FlagSYN|tcp.FlagACK || ip.TOS() != 0x20 || ip.TTL() != 4 {
+		t.Fatalf("%v with TOS %#x TTL %d, want a SYN+ACK with 0x20 and 4", synack.Flags, ip.TOS(), ip.TTL())
+	}
+	if _, err := b.ListenTCP(1); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("second ListenTCP: %v, want net.ErrClosed", err)
+	}
+	l.Close()
+
+	// Closing a bound socket frees its port; a port-0 bind picks one.
+	b2, err := w.s.BindTCP(netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2.Addr().(*net.TCPAddr).Port == 0 {
+		t.Fatal("port 0 was not replaced by a free port")
+	}
+	if err := b2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.s.ListenTCP(b2.Addr().(*net.TCPAddr).AddrPort(), 1); err != nil {
+		t.Fatalf("ListenTCP after the bound socket closed: %v", err)
+	}
+}

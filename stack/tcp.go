@@ -34,6 +34,7 @@ type tcpTransport struct {
 	mu        sync.RWMutex
 	conns     map[tcp.FourTuple]*TCPConn
 	listeners map[listenKey]*TCPListener
+	bound     map[listenKey]*TCPSocket // bound, neither listening nor connected (BindTCP)
 	nextPort  uint16
 }
 
@@ -43,6 +44,7 @@ func newTCPTransport(s *Stack) *tcpTransport {
 		isn:       tcp.NewISNGenerator(),
 		conns:     make(map[tcp.FourTuple]*TCPConn),
 		listeners: make(map[listenKey]*TCPListener),
+		bound:     make(map[listenKey]*TCPSocket),
 		nextPort:  uint16(ephemeralFirst + rand.IntN(ephemeralLast-ephemeralFirst+1)),
 	}
 }
@@ -114,7 +116,7 @@ func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
 	// acceptable reset segment should be formed for any arriving
 	// ACK-bearing segment"; "third, check for a SYN".
 	if l != nil && seg.Flags&(tcp.FlagSYN|tcp.FlagACK|tcp.FlagRST) == tcp.FlagSYN {
-		if seg.Flags&tcp.FlagFIN != 0 && t.s.opts.TCP.DropSYNFIN {
+		if seg.Flags&tcp.FlagFIN != 0 && t.s.tcpDefaults.Load().DropSYNFIN {
 			return DropTCPInvalid // tcp.Config.DropSYNFIN
 		}
 		return l.handleSyn(id, seg)
@@ -138,7 +140,14 @@ func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
 		return DropTCPInvalid
 	}
 	// RFC 9293 3.10.7.1, CLOSED state: "An incoming segment not containing
-	// a RST causes a RST to be sent in response."
+	// a RST causes a RST to be sent in response." A socket bound to the
+	// port (BindTCP) is such a connection in CLOSED: its RST carries the
+	// socket's TOS and TTL, as BSD's does.
+	if b := t.boundSocket(dst, seg.DstPort); b != nil {
+		tos, ttl := b.ipFields()
+		t.sendResetWith(id, &seg, tos, ttl)
+		return DropTCPNoSocket
+	}
 	t.sendReset(id, &seg)
 	return DropTCPNoSocket
 }
@@ -146,9 +155,14 @@ func (t *tcpTransport) deliver(ip ipv4.Header, pkt *link.Packet) DropReason {
 // sendReset answers a segment that belongs to no connection (RFC 9293
 // 3.10.7.1).
 func (t *tcpTransport) sendReset(id tcp.FourTuple, seg *tcp.Segment) {
+	t.sendResetWith(id, seg, 0, t.s.opts.TTL)
+}
+
+// sendResetWith is sendReset with the IP header's TOS byte and TTL.
+func (t *tcpTransport) sendResetWith(id tcp.FourTuple, seg *tcp.Segment, tos, ttl uint8) {
 	if rst, ok := tcp.RSTForUnexpected(seg); ok {
 		t.s.counters.tcp.outRsts.inc()
-		t.SendSegment(id, rst, tcp.Payload{})
+		t.sendSegment(id, rst, tcp.Payload{}, tos, ttl, nil)
 	}
 }
 
@@ -269,6 +283,9 @@ func (t *tcpTransport) pickLocalPort(local, remote [4]byte, remotePort uint16) u
 			continue
 		}
 		if _, used := t.listeners[listenKey{[4]byte{}, p}]; used {
+			continue
+		}
+		if t.bound[listenKey{local, p}] != nil || t.bound[listenKey{[4]byte{}, p}] != nil {
 			continue
 		}
 		return p

@@ -59,18 +59,33 @@ func (s *Stack) Listen(network, address string) (net.Listener, error) {
 // of the stack; port 0 picks a free port) with the given backlog (at least
 // 1).
 func (s *Stack) ListenTCP(addr netip.AddrPort, backlog int) (*TCPListener, error) {
+	return s.listenTCP(addr, backlog, nil)
+}
+
+// listenKeyFor checks a local address for BindTCP and ListenTCP.
+func (s *Stack) listenKeyFor(addr netip.AddrPort) (listenKey, error) {
+	key := listenKey{port: addr.Port()}
+	if addr.Addr().IsValid() && !addr.Addr().IsUnspecified() {
+		if !addr.Addr().Is4() || !s.isOurs(addr.Addr().As4()) {
+			return key, errAddrNotAvailable
+		}
+		key.addr = addr.Addr().As4()
+	}
+	return key, nil
+}
+
+// listenTCP is ListenTCP; owner, if not nil, is the bound socket that
+// becomes the listener and hands it its port.
+func (s *Stack) listenTCP(addr netip.AddrPort, backlog int, owner *TCPSocket) (*TCPListener, error) {
 	opErr := func(err error) error {
 		return &net.OpError{Op: "listen", Net: "tcp", Addr: net.TCPAddrFromAddrPort(addr), Err: err}
 	}
 	if backlog < 1 {
 		backlog = 1
 	}
-	var key listenKey
-	if addr.Addr().IsValid() && !addr.Addr().IsUnspecified() {
-		if !addr.Addr().Is4() || !s.isOurs(addr.Addr().As4()) {
-			return nil, opErr(errAddrNotAvailable)
-		}
-		key.addr = addr.Addr().As4()
+	key, err := s.listenKeyFor(addr)
+	if err != nil {
+		return nil, opErr(err)
 	}
 	t := s.tcp
 	t.mu.Lock()
@@ -80,16 +95,17 @@ func (s *Stack) ListenTCP(addr netip.AddrPort, backlog int) (*TCPListener, error
 		return nil, opErr(net.ErrClosed)
 	default:
 	}
-	key.port = addr.Port()
 	if key.port == 0 {
 		key.port = t.freeListenPortLocked()
 		if key.port == 0 {
 			return nil, opErr(errAddrInUse)
 		}
 	}
-	if t.listeners[key] != nil || t.listeners[listenKey{port: key.port}] != nil ||
-		(key.addr == [4]byte{} && t.anyListenerOnPortLocked(key.port)) {
+	if t.portTakenLocked(key, owner) {
 		return nil, opErr(errAddrInUse)
+	}
+	if owner != nil {
+		delete(t.bound, owner.key)
 	}
 	l := &TCPListener{s: s, key: key, backlog: backlog,
 		addr:     net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(key.addr), key.port)),
@@ -250,7 +266,7 @@ func (t *tcpTransport) freeListenPortLocked() uint16 {
 		if t.nextPort > ephemeralLast || t.nextPort < ephemeralFirst {
 			t.nextPort = ephemeralFirst
 		}
-		if !t.anyListenerOnPortLocked(p) {
+		if !t.portTakenLocked(listenKey{port: p}, nil) {
 			return p
 		}
 	}

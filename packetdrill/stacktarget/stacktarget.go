@@ -58,7 +58,8 @@ type Target struct {
 
 // socket is one handle of the script.
 type socket struct {
-	port      uint16 // bound port
+	port      uint16           // bound port
+	bound     *stack.TCPSocket // bound, until listen or connect
 	listener  *stack.TCPListener
 	conn      *stack.TCPConn
 	writeShut bool // shutdown(SHUT_WR) was called
@@ -207,7 +208,8 @@ func (t *Target) sock(h int) (*socket, syscall.Errno) {
 	return s, 0
 }
 
-// Bind records the port; the stack binds when Listen is called.
+// Bind binds a stack socket (stack.BindTCP): it holds the port and answers
+// segments for it with a RST until Listen or Connect takes it over.
 func (t *Target) Bind(h int, addr netip.AddrPort) syscall.Errno {
 	s, e := t.sock(h)
 	if e != 0 {
@@ -219,7 +221,13 @@ func (t *Target) Bind(h int, addr netip.AddrPort) syscall.Errno {
 	if addr.Addr() != t.cfg.Local {
 		return syscall.EADDRNOTAVAIL
 	}
-	s.port = addr.Port()
+	b, err := t.st.BindTCP(addr)
+	if err != nil {
+		return errnoOf(err)
+	}
+	b.SetTOS(s.tos)
+	b.SetTTL(s.ttl)
+	s.port, s.bound = addr.Port(), b
 	return 0
 }
 
@@ -235,13 +243,21 @@ func (t *Target) Listen(h int, backlog int) syscall.Errno {
 	if s.conn != nil {
 		return syscall.EINVAL
 	}
-	l, err := t.st.ListenTCP(netip.AddrPortFrom(t.cfg.Local, s.port), backlog)
+	var l *stack.TCPListener
+	var err error
+	if s.bound != nil {
+		l, err = s.bound.ListenTCP(backlog) // with the socket's TOS and TTL
+	} else {
+		l, err = t.st.ListenTCP(netip.AddrPortFrom(t.cfg.Local, s.port), backlog)
+		if err == nil {
+			l.SetTOS(s.tos)
+			l.SetTTL(s.ttl)
+		}
+	}
 	if err != nil {
 		return errnoOf(err)
 	}
-	l.SetTOS(s.tos)
-	l.SetTTL(s.ttl)
-	s.listener = l
+	s.bound, s.listener = nil, l
 	return 0
 }
 
@@ -281,6 +297,11 @@ func (t *Target) Connect(h int, addr netip.AddrPort) syscall.Errno {
 	o := stack.ConnOptions{TOS: s.tos, TTL: s.ttl}
 	if s.tcpCf != nil {
 		o.TCP = *s.tcpCf
+	}
+	if s.bound != nil {
+		// The connection takes over the bound port.
+		s.bound.Close()
+		s.bound = nil
 	}
 	c, err := t.st.StartDialTCPWith(s.port, addr, o)
 	if err != nil {
@@ -378,6 +399,8 @@ func (t *Target) Close(h int) syscall.Errno {
 		err = s.listener.Close()
 	case s.conn != nil:
 		err = s.conn.Close()
+	case s.bound != nil:
+		err = s.bound.Close()
 	}
 	return errnoOf(err)
 }
@@ -501,6 +524,10 @@ func (t *Target) SetSockOpt(h int, opt packetdrill.SockOpt, value int) syscall.E
 			return errnoOf(s.listener.SetTOS(s.tos))
 		case s.listener != nil:
 			return errnoOf(s.listener.SetTTL(s.ttl))
+		case s.bound != nil && opt == packetdrill.IPTOS:
+			return errnoOf(s.bound.SetTOS(s.tos))
+		case s.bound != nil:
+			return errnoOf(s.bound.SetTTL(s.ttl))
 		}
 		return 0
 	case packetdrill.TCPKeepIdle, packetdrill.TCPKeepIntvl, packetdrill.TCPKeepCnt, packetdrill.TCPKeepInit:
