@@ -71,7 +71,7 @@ func (s *Stack) DialTCPWith(ctx context.Context, remote netip.AddrPort, o ConnOp
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.waitEstablished(ctx); err != nil {
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Source: c.localAddr, Addr: c.remoteAddr, Err: err}
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Source: c.localTCPAddr(), Addr: c.remoteTCPAddr(), Err: err}
 	}
 	return c, nil
 }

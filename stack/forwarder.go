@@ -82,7 +82,7 @@ func (r *TCPForwardRequest) Accept(ctx context.Context) (*TCPConn, error) {
 	c.tcb.AcceptSyn(r.syn, s.clock.Now())
 	c.afterEvent()
 	if err := c.waitEstablished(ctx); err != nil {
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Source: c.localAddr, Addr: c.remoteAddr, Err: err}
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Source: c.localTCPAddr(), Addr: c.remoteTCPAddr(), Err: err}
 	}
 	return c, nil
 }

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
-	"net"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -172,10 +170,7 @@ func (l *TCPListener) SYNCookieStats() (sent, accepted, rejected uint64) {
 // newTCPConnFromCookie is newTCPConn for a connection a cookie ACK
 // completes (tcp.NewConnFromCookie).
 func newTCPConnFromCookie(s *Stack, id tcp.FourTuple, ack tcp.Segment, opts tcp.CookieOptions, now time.Time) *TCPConn {
-	c := &TCPConn{s: s, t: s.tcp, id: id,
-		localAddr:  net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.LocalAddr), id.LocalPort)),
-		remoteAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddr), id.RemotePort)),
-	}
+	c := &TCPConn{s: s, t: s.tcp, id: id}
 	c.tcb = tcp.NewConnFromCookie(s.tcpConfig(), id, ack, opts, (*connOutput)(c), now)
 	c.ready()
 	return c

@@ -41,8 +41,6 @@ type TCPConn struct {
 	tos, ttl uint8         // IP header fields of its packets (SetTOS, SetTTL; ttl 0: Options.TTL)
 
 	readDeadline, writeDeadline deadline
-
-	localAddr, remoteAddr *net.TCPAddr
 }
 
 func newTCPConn(s *Stack, id tcp.FourTuple) *TCPConn {
@@ -53,10 +51,7 @@ func newTCPConn(s *Stack, id tcp.FourTuple) *TCPConn {
 // number (for a connection reopened from TIME-WAIT) and the connection's
 // own configuration.
 func newTCPConnISS(s *Stack, id tcp.FourTuple, minISS *tcp.Seq, cfg tcp.Config) *TCPConn {
-	c := &TCPConn{s: s, t: s.tcp, id: id,
-		localAddr:  net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.LocalAddr), id.LocalPort)),
-		remoteAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddr), id.RemotePort)),
-	}
+	c := &TCPConn{s: s, t: s.tcp, id: id}
 	iss := s.tcp.isn.ISN(id, s.clock.Now())
 	if minISS != nil && iss.LessThan(*minISS) {
 		iss = *minISS
@@ -89,7 +84,8 @@ func (c *TCPConn) ready() {
 	c.readDeadline.init(&c.mu, c.s.clock, c.wake)
 	c.writeDeadline.init(&c.mu, c.s.clock, c.wake)
 	c.readDeadline.wake = make(chan struct{}, 1)
-	c.writeDeadline.wake = make(chan struct{}, 1)
+	// The writer's token channel is made when a Write first has to wait
+	// (most never do), so that an idle connection does not carry it.
 }
 
 // handleSegment gives the connection a received segment (pump goroutine).
@@ -408,6 +404,9 @@ func (c *TCPConn) Write(p []byte) (int, error) {
 		if written == len(p) {
 			return written, nil
 		}
+		if c.writeDeadline.wake == nil {
+			c.writeDeadline.wake = make(chan struct{}, 1)
+		}
 		if err := c.wait(&c.writeDeadline); err != nil {
 			return written, c.opError("write", err)
 		}
@@ -521,11 +520,21 @@ func (c *TCPConn) abort() {
 	c.afterEvent()
 }
 
-// LocalAddr returns the local address, a *net.TCPAddr.
-func (c *TCPConn) LocalAddr() net.Addr { return c.localAddr }
+// LocalAddr returns the local address, a *net.TCPAddr (a new one each
+// call: a connection does not keep them, to stay small while idle).
+func (c *TCPConn) LocalAddr() net.Addr { return c.localTCPAddr() }
 
-// RemoteAddr returns the peer's address, a *net.TCPAddr.
-func (c *TCPConn) RemoteAddr() net.Addr { return c.remoteAddr }
+// RemoteAddr returns the peer's address, a *net.TCPAddr (a new one each
+// call).
+func (c *TCPConn) RemoteAddr() net.Addr { return c.remoteTCPAddr() }
+
+func (c *TCPConn) localTCPAddr() *net.TCPAddr {
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(c.id.LocalAddr), c.id.LocalPort))
+}
+
+func (c *TCPConn) remoteTCPAddr() *net.TCPAddr {
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(c.id.RemoteAddr), c.id.RemotePort))
+}
 
 // SetDeadline sets both the read and the write deadline.
 func (c *TCPConn) SetDeadline(t time.Time) error {
@@ -634,5 +643,5 @@ func (c *TCPConn) opError(op string, err error) error {
 	} else if errno, ok := err.(syscall.Errno); ok {
 		err = os.NewSyscallError(op, errno)
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: c.localAddr, Addr: c.remoteAddr, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.localTCPAddr(), Addr: c.remoteTCPAddr(), Err: err}
 }
