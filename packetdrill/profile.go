@@ -90,8 +90,11 @@ type Profile struct {
 	// Blackhole: 0 answers segments to closed ports with RST (RFC 9293
 	// section 3.10.7.1); 1 and 2 stay silent (net.inet.tcp.blackhole).
 	Blackhole int
-	// ICMPMayRST lets ICMP errors reset connections in SYN-SENT
-	// (net.inet.tcp.icmp_may_rst; RFC 5927 section 4.1).
+	// ICMPMayRST lets ICMP errors end connections in SYN-SENT
+	// (net.inet.tcp.icmp_may_rst): protocol and port unreachable,
+	// administratively prohibited and time exceeded in transit, when they
+	// quote the SYN (RFC 5927 section 4.1). Off, every ICMP error is soft
+	// (RFC 9293 3.9.2.2 makes aborting on hard errors a SHOULD).
 	ICMPMayRST bool
 	// SynCookies and SynCookiesOnly select RFC 4987 section 3.6 SYN
 	// cookies (net.inet.tcp.syncookies, syncookies_only).
@@ -113,8 +116,9 @@ type Profile struct {
 	// (net.inet.tcp.rexmit_drop_options).
 	RexmitDropOptions bool
 	// KeepInit bounds the time to establish a connection
-	// (net.inet.tcp.keepinit); KeepIdle, KeepIntvl and KeepCnt drive
-	// keep-alives (RFC 9293 section 3.8.4).
+	// (net.inet.tcp.keepinit, the default of TCP_KEEPINIT; RFC 9293 3.8.3
+	// lets the application give up on an open sooner than R2); KeepIdle,
+	// KeepIntvl and KeepCnt drive keep-alives (RFC 9293 section 3.8.4).
 	KeepInit, KeepIdle, KeepIntvl time.Duration
 	KeepCnt                       int
 	// MSL is the maximum segment lifetime; TIME-WAIT lasts 2*MSL
