@@ -146,7 +146,13 @@ func (c *Conn) HandleICMPError(typ ipv4.ICMPType, code uint8, quotedSeq Seq, now
 		case ICMPAbortOnHardErrorsAndTimeExceeded:
 			abort = hard || timeExceeded
 		}
-		if abort {
+		switch {
+		case abort && c.state == SynReceived && c.listenOpened:
+			// As for a RST (RFC 9293 3.10.7.4): a connection opened by
+			// Listen forgets the half-open one and listens again.
+			c.returnToListen(EventRecvICMPError)
+			return true
+		case abort:
 			c.readShut, c.writeShut = true, true
 			c.enterClosed(EventRecvICMPError, icmpErrors[err])
 			return true

@@ -148,6 +148,12 @@ func TestICMPHardErrorEndsSynReceived(t *testing.T) {
 	s.c.HandleICMPError(ipv4.ICMPDestinationUnreachable, ipv4.UnreachableProtocol, localISS, s.now)
 	s.expect()
 	s.expectState(Closed)
+
+	// A Conn opened by Listen goes back to LISTEN, as for a RST.
+	s = toState(t, SynReceived)
+	s.c.HandleICMPError(ipv4.ICMPDestinationUnreachable, ipv4.UnreachablePort, localISS, s.now)
+	s.expect()
+	s.expectState(Listen)
 }
 
 // Messages TCP does not act on: source quench (RFC 6633), redirects, and

@@ -183,6 +183,7 @@ var Transitions = []Transition{
 	// icmp.go) or by the connect timeout (Config.ConnectTimeout).
 	{SynSent, EventRecvICMPError, Closed},
 	{SynReceived, EventRecvICMPError, Closed},
+	{SynReceived, EventRecvICMPError, Listen}, // opened by Listen, as for a RST
 	{SynSent, EventConnectTimeout, Closed},
 	{SynReceived, EventConnectTimeout, Closed},
 }
