@@ -143,7 +143,14 @@ type Config struct {
 	// before the connection fails with ErrTimeout (RFC 9293 3.8.3, R2).
 	// Default 15, as Linux's tcp_retries2.
 	MaxRetries int
-	// SynRetries is the same for our SYN (or SYN+ACK). Default 6.
+	// SynRetries is the same for our SYN (or SYN+ACK). Default 7: with
+	// the 1 s initial RTO the SYNs leave at 0, 1, 3, 7, 15, 31, 63 and
+	// 127 s and the attempt fails at 247 s (the last wait capped by the
+	// 120 s MaxRTO), which meets RFC 9293 3.8.3: "The value of R2 for a SYN
+	// segment MUST be set large enough to provide retransmission of the
+	// segment for at least 3 minutes (MUST-23)". Linux's 6 gives up at
+	// 127 s. A Dial with a context deadline, or ConnectTimeout, gives up
+	// sooner, as the RFC allows the application to.
 	SynRetries int
 
 	// DelayedAck is the longest an ACK for in-order data is held back (RFC
@@ -329,7 +336,7 @@ func DefaultConfig() Config {
 		MinRTO:            200 * time.Millisecond,
 		MaxRTO:            120 * time.Second,
 		MaxRetries:        15,
-		SynRetries:        6,
+		SynRetries:        7,
 		DelayedAck:        40 * time.Millisecond,
 		KeepAliveIdle:     2 * time.Hour,
 		KeepAliveInterval: 75 * time.Second,

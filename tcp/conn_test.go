@@ -665,16 +665,26 @@ func TestRTOClampedToMinAndMax(t *testing.T) {
 	}
 }
 
+// TestSYNRetransmissionsAndTimeout: the default SynRetries keeps a SYN
+// going for at least 3 minutes (RFC 9293 3.8.3, MUST-23): seven
+// retransmissions, 1 s apart doubling, then the 120 s MaxRTO wait, and
+// the attempt fails 247 s after the first SYN.
 func TestSYNRetransmissionsAndTimeout(t *testing.T) {
 	s := toState(t, SynSent)
-	for i := range 6 {
-		if d := s.advanceToDeadline(); d != time.Second<<i {
+	var elapsed time.Duration
+	for i := range 7 {
+		d := s.advanceToDeadline()
+		if d != time.Second<<i {
 			t.Fatalf("SYN retransmission %d after %v, want %v", i+1, d, time.Second<<i)
 		}
+		elapsed += d
 		s.expect("SYN seq=1000")
 	}
-	s.advanceToDeadline()
+	elapsed += s.advanceToDeadline()
 	s.expectState(Closed)
+	if elapsed != 247*time.Second {
+		t.Errorf("the attempt failed after %v, want 247s", elapsed)
+	}
 	if !errors.Is(s.c.Err(), ErrTimeout) {
 		t.Fatalf("err %v", s.c.Err())
 	}
