@@ -47,7 +47,7 @@ func runOwnScripts(t *testing.T) []ownResult {
 		}
 		profile := packetdrill.Tundra()
 		var trace strings.Builder
-		res.err = packetdrill.Run(s, packetdrill.RunOptions{NewTarget: stacktarget.New, Profile: &profile, Trace: &trace})
+		res.err = packetdrill.Run(s, packetdrill.RunOptions{NewTarget: stacktarget.New, Profile: &profile, Trace: &trace, StrictEnd: true})
 		res.first, res.trace = outcome(res.err).reason, trace.String()
 		out = append(out, res)
 	}

@@ -40,9 +40,10 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 	tolerance := fset.Duration("tolerance", 0, "timing tolerance, overriding each script's --tolerance_usecs")
 	verbose := fset.Bool("v", false, "print a trace of every event before each script's result")
 	keepGoing := fset.Bool("k", false, "keep going after a failed check, to count every difference (the script still fails)")
+	strictEnd := fset.Bool("strict-end", false, "also fail on a packet sent after a script's last event (packetdrill does not look there)")
 	profileName := fset.String("profile", "", "start from the `NAME`d profile: freebsd (the FreeBSD suite's defaults) or tundra (the stack's own defaults, for conformance/tundra)")
 	fset.Usage = func() {
-		fmt.Fprintln(stdout, "usage: packetdrill [-v] [-k] [-D NAME]... [-tolerance D] [-profile NAME] SCRIPT|DIR...")
+		fmt.Fprintln(stdout, "usage: packetdrill [-v] [-k] [-strict-end] [-D NAME]... [-tolerance D] [-profile NAME] SCRIPT|DIR...")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil {
@@ -78,7 +79,7 @@ func (c CLI) Main(args []string, stdout io.Writer) int {
 		if *verbose {
 			trace = stdout
 		}
-		err := c.runFile(path, RunOptions{Tolerance: *tolerance, Trace: trace, KeepGoing: *keepGoing}, defines)
+		err := c.runFile(path, RunOptions{Tolerance: *tolerance, Trace: trace, KeepGoing: *keepGoing, StrictEnd: *strictEnd}, defines)
 		if err == nil {
 			passed++
 			fmt.Fprintf(stdout, "PASS %s\n", path)

@@ -400,3 +400,19 @@ func TestKeepGoing(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestPacketsAfterTheLastEvent: a script that ends at close() without the
+// FIN close() sends passes by default, as under packetdrill, which stops
+// reading at the last event; the FIN shows in the trace. With StrictEnd
+// the same script fails at its last line.
+func TestPacketsAfterTheLastEvent(t *testing.T) {
+	endsAtClose := passiveOpen[:strings.Index(passiveOpen, "+0 > F. 1001:1001(0)")]
+	var trace strings.Builder
+	if err := runScript(t, endsAtClose, RunOptions{Trace: &trace}); err != nil {
+		t.Fatalf("default: %v", err)
+	}
+	if !strings.Contains(trace.String(), "F. 1001:1001(0) ack 2") || !strings.Contains(trace.String(), "not checked") {
+		t.Errorf("the trace does not show the unchecked FIN:\n%s", trace.String())
+	}
+	wantFailure(t, runScript(t, endsAtClose, RunOptions{StrictEnd: true}), 19, "unexpected packet after the last event")
+}
