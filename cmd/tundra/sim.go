@@ -27,6 +27,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	queue := fs.Int("queue", 0, "bottleneck queue in packets (default 100)")
 	size := fs.String("size", "10MB", "bytes to send (B, KB, MB, GB, KiB, MiB, GiB)")
 	mtu := fs.Int("mtu", 1500, "link MTU")
+	offload := fs.Bool("offload", false, "segmentation offload: the sender sends super-segments of up to 64 KB, lost or delivered whole (as a TUN with IFF_VNET_HDR)")
 	cc := fs.String("cc", tcp.DefaultCongestionControl, "congestion control: "+strings.Join(tcp.CongestionControls(), ", "))
 	plots := fs.String("plots", ".", "folder for the SVG plots (empty: none)")
 	prefix := fs.String("prefix", "sim", "file name prefix of the plots")
@@ -55,7 +56,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg := sim.Config{Seed: *seed, Loss: *loss, Delay: *delay, Rate: r, RateQueue: *queue, Size: n,
-		MTU: *mtu, CongestionControl: *cc}
+		MTU: *mtu, Offload: *offload, CongestionControl: *cc}
 	if *jsonPath != "" {
 		f, err := os.Create(*jsonPath)
 		if err != nil {
