@@ -34,9 +34,21 @@ func (c *Conn) resetRACK() {
 // (RACK.xmit_ts, RACK.end_seq) and its RTT, and notice reordering.
 func (c *Conn) rackDelivered(r *segRecord, now time.Time) {
 	rtt := now.Sub(r.sentAt)
-	// Step 2: an ACK for a retransmitted segment that comes sooner than
-	// the minimum RTT is for the original transmission: no sample.
-	if r.retransmitted && c.minRTT > 0 && rtt < c.minRTT {
+	if !r.resent && rtt > 0 && (c.minRTT == 0 || rtt < c.minRTT) {
+		// RACK.min_RTT (section 6.2 step 2) from the segment's own send
+		// time, at the clock's precision: a segment sent once gives an
+		// unambiguous sample. The timestamp echo counts in the
+		// milliseconds of our TSval clock (RFC 7323 section 5.4), so on a
+		// path faster than that it alone would leave min_RTT at 1 ms,
+		// above every real RTT, and step 2 below would then take the ACK
+		// of every retransmission for one of the original: RACK.xmit_ts
+		// would never reach a retransmission, and a lost retransmission
+		// with no new data sent after it would wait for the RTO.
+		c.minRTT = rtt
+	}
+	// Step 2: "If RACK.segment was retransmitted ... [and] RACK.rtt <
+	// RACK.min_RTT", the ACK is for the original transmission: no sample.
+	if r.resent && c.minRTT > 0 && rtt < c.minRTT {
 		return
 	}
 	// Step 3: a segment delivered below the highest one SACKed that was

@@ -206,3 +206,83 @@ func TestTLPRepairedLossReducesWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestRACKFindsLostRetransmissionBelowOneMillisecond: on a path faster
+// than the 1 ms timestamp clock, RACK.min_RTT must come from the
+// segments' own send times. The timestamp echo says 0 or 1 ms there; if
+// min_RTT were the 1 ms of those samples, RFC 8985 6.2 step 2 would take
+// every ACK of a retransmission (300 us after it was sent) for one of the
+// original, RACK.xmit_ts would never reach a retransmission, and a lost
+// retransmission with nothing sent after it (here the application has no
+// more data; in a bulk transfer the send buffer or the peer's window is
+// full) would wait for the 200 ms RTO.
+func TestRACKFindsLostRetransmissionBelowOneMillisecond(t *testing.T) {
+	const rtt = 300 * time.Microsecond
+	cfg := sackConfig()
+	cfg.Timestamps = true
+	s := newStepper(t, cfg)
+	s.c.Connect(s.now)
+	syn := s.take()[0]
+	s.now = s.now.Add(rtt)
+	peerTS := uint32(1000)
+	s.send(HeaderFields{Seq: remoteISS, Ack: localISS + 1, Flags: FlagSYN | FlagACK, Window: 60000,
+		Options: Options{HasMSS: true, MSS: 1000, SACKPermitted: true, HasTimestamps: true, TSVal: peerTS, TSEcr: syn.Options.TSVal}}, "")
+	s.expectState(Established)
+	s.take()
+	mss := s.c.SendMSS() // 988: the MSS less the timestamps option
+	seqAt := func(base Seq, segs int) Seq { return base.Add(uint32(segs * mss)) }
+	// ackSeg acknowledges up to ack and SACKs blocks, echoing echo.
+	ackSeg := func(ack Seq, echo uint32, blocks ...SACKBlock) {
+		peerTS++
+		o := Options{HasTimestamps: true, TSVal: peerTS, TSEcr: echo, SACKBlockCount: len(blocks)}
+		copy(o.SACKBlocks[:], blocks)
+		s.send(HeaderFields{Seq: remoteISS + 1, Ack: ack, Flags: FlagACK, Window: 60000, Options: o}, "")
+	}
+	// Round trips of one segment each, 300 us apart: some of them span a
+	// millisecond tick of the timestamp clock, and their echo says 1 ms.
+	next := localISS + 1
+	for range 8 {
+		s.c.Write(make([]byte, mss), s.now)
+		seg := s.take()[0]
+		s.now = s.now.Add(rtt)
+		next = seqAt(next, 1)
+		ackSeg(next, seg.Options.TSVal)
+	}
+	if st := s.c.Stats(); st.MinRTT != rtt {
+		t.Fatalf("min RTT %v after %v round trips, want %v", st.MinRTT, rtt, rtt)
+	}
+
+	// Ten segments; the first two are lost, the rest SACKed an RTT later:
+	// RACK marks the two lost (reo_wnd is 0 with 3 segments SACKed and
+	// no reordering seen) and recovery resends them.
+	base := next
+	s.c.Write(make([]byte, 10*mss), s.now)
+	if got := s.take(); len(got) != 10 {
+		t.Fatalf("sent %d segments, want 10", len(got))
+	}
+	s.now = s.now.Add(rtt)
+	ackSeg(base, 0, SACKBlock{seqAt(base, 2), seqAt(base, 10)})
+	var retransmissions []sentSegment
+	for _, g := range s.take() {
+		if len(g.Payload) > 0 {
+			retransmissions = append(retransmissions, g)
+		}
+	}
+	if len(retransmissions) != 2 || retransmissions[0].Seq != base || retransmissions[1].Seq != seqAt(base, 1) {
+		t.Fatalf("recovery resent %v, want %v and %v", retransmissions, base, seqAt(base, 1))
+	}
+	// The retransmission of the first is lost; that of the second is
+	// SACKed an RTT later. It was sent after the first one's: RACK marks
+	// the first lost again and resends it at once.
+	s.now = s.now.Add(rtt)
+	ackSeg(base, retransmissions[1].Options.TSVal, SACKBlock{seqAt(base, 1), seqAt(base, 10)})
+	if got := s.take(); resent(got, base) != 1 {
+		d, _ := s.c.Deadline()
+		t.Fatalf("the lost retransmission was not resent (sent %v; next timer in %v)", got, d.Sub(s.now))
+	}
+	s.now = s.now.Add(rtt)
+	ackSeg(seqAt(base, 10), 0)
+	if st := s.c.Stats(); st.Timeouts != 0 || st.FastRetransmits != 1 || st.Retransmissions != 3 {
+		t.Fatalf("timeouts %d, fast retransmits %d, retransmissions %d; want 0, 1, 3", st.Timeouts, st.FastRetransmits, st.Retransmissions)
+	}
+}

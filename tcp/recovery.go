@@ -297,7 +297,7 @@ func (c *Conn) recordSent(seq, end Seq, now time.Time) {
 		if i := c.sb.find(seq); i >= 0 {
 			live := c.sb.live()
 			for ; i < len(live) && live[i].end.LessThanEq(top); i++ {
-				live[i].sentAt, live[i].retransmitted = now, true
+				live[i].sentAt, live[i].retransmitted, live[i].resent = now, true, true
 			}
 		}
 	}

@@ -18,6 +18,11 @@ type segRecord struct {
 	retransmitted bool      // resent since it was last marked lost (counts in pipe)
 	sacked        bool
 	lost          bool
+	// resent says the segment was ever sent more than once, so that which
+	// copy an ACK of it answers is unknown (Karn's ambiguity, RFC 6298
+	// section 3). retransmitted is cleared when the segment is marked lost
+	// again; resent stays.
+	resent bool
 }
 
 func (r *segRecord) len() int { return int(r.end.Sub(r.start)) }
