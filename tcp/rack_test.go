@@ -286,3 +286,38 @@ func TestRACKFindsLostRetransmissionBelowOneMillisecond(t *testing.T) {
 		t.Fatalf("timeouts %d, fast retransmits %d, retransmissions %d; want 0, 1, 3", st.Timeouts, st.FastRetransmits, st.Retransmissions)
 	}
 }
+
+// TestTLPResendsTheLastSegment: the probe resends the last segment even
+// when new data waits (a deliberate departure from RFC 8985 7.3's SHOULD,
+// explained at onTLPTimeout): when only the ACKs were lost, the duplicate
+// draws an immediate ACK with a D-SACK, where new data in order could wait
+// for the peer's delayed ACK. The D-SACK says the original arrived: no
+// window reduction (7.4), and no reordering either.
+func TestTLPResendsTheLastSegment(t *testing.T) {
+	s := establishedRACK(t)
+	s.c.Write(make([]byte, 14000), s.now)
+	if got := s.take(); len(got) != 10 {
+		t.Fatalf("sent %d segments, want the 10 of the initial window", len(got))
+	}
+	cwnd := s.c.Stats().CongestionWindow
+	if d := s.advanceToDeadline(); d != 2*rackRTT {
+		t.Fatalf("probe after %v, want 2*SRTT", d)
+	}
+	got := s.take()
+	if len(got) != 1 || got[0].Seq != localISS+9001 || len(got[0].Payload) != 1000 {
+		t.Fatalf("probe %v, want the last segment, 9001, again", got)
+	}
+	// Everything had arrived; the peer reports the probe as a duplicate.
+	s.now = s.now.Add(rackRTT)
+	s.sackAck(localISS+10001, SACKBlock{localISS + 9001, localISS + 10001})
+	st := s.c.Stats()
+	if st.TailLossProbes != 1 || st.TLPRecoveries != 0 || st.DSACKsReceived != 1 || st.CongestionWindow < cwnd {
+		t.Fatalf("after the D-SACK of the probe: %+v (cwnd before %d)", st, cwnd)
+	}
+	if s.c.rackReorderingSeen || s.c.rackReoWndMult != 1 {
+		t.Fatalf("the probe's D-SACK counted as reordering (multiplier %d)", s.c.rackReoWndMult)
+	}
+	if got := s.take(); len(got) == 0 || got[0].Seq != localISS+10001 {
+		t.Fatalf("after the ACK sent %v, want the new data from 10001", got)
+	}
+}
