@@ -105,6 +105,9 @@ type Result struct {
 	SendMSS int
 	// Sender's counters.
 	SegmentsSent, Retransmissions, Timeouts, FastRetransmits int
+	// TailLossProbes counts the sender's probes (RFC 8985 section 7):
+	// each one followed a PTO with no ACK.
+	TailLossProbes int
 	// Link counters, both directions together.
 	LinkLost, LinkRateDropped uint64
 	// Congestion samples the sender's window and RTT whenever they changed.
@@ -377,6 +380,7 @@ func (w *world) finish(res *Result, conn *stack.TCPConn, ic, is *impair.Endpoint
 	res.SendMSS, res.CongestionControl = st.SendMSS, st.CongestionControl
 	res.SegmentsSent, res.Retransmissions = st.SegmentsSent, st.Retransmissions
 	res.Timeouts, res.FastRetransmits = st.Timeouts, st.FastRetransmits
+	res.TailLossProbes = st.TailLossProbes
 	if res.Duration > 0 {
 		res.Goodput = float64(res.Bytes) * 8 / res.Duration.Seconds()
 	}
