@@ -220,3 +220,32 @@ func BenchmarkRun(b *testing.B) {
 		}
 	}
 }
+
+// TestOffloadSendsSuperSegments: with Config.Offload the sender hands the
+// link super-segments of many MSS, and the link loses each one whole
+// (compare.sh's iptables drops a GSO packet from a TUN the same way);
+// without it every segment is at most one MSS. Either way the transfer
+// completes under loss.
+func TestOffloadSendsSuperSegments(t *testing.T) {
+	for _, offload := range []bool{false, true} {
+		res, err := Run(Config{Seed: 1, Loss: 0.01, Delay: 150 * time.Microsecond, Rate: 3e9, Size: 8 << 20, Offload: offload})
+		if err != nil {
+			t.Fatalf("offload %v: %v", offload, err)
+		}
+		largest := 0
+		for _, s := range res.Sent {
+			largest = max(largest, s.Len)
+		}
+		if res.LinkLost == 0 || res.Retransmissions == 0 {
+			t.Errorf("offload %v: 1%% loss lost nothing (%d lost, %d retransmissions)", offload, res.LinkLost, res.Retransmissions)
+		}
+		switch {
+		case offload && largest < 10*res.SendMSS:
+			t.Errorf("with offload the largest segment is %d bytes, want super-segments (MSS %d)", largest, res.SendMSS)
+		case !offload && largest > res.SendMSS:
+			t.Errorf("without offload a segment of %d bytes (MSS %d)", largest, res.SendMSS)
+		}
+		t.Logf("offload %v: %s, largest segment %d, %d packets lost, %d retransmissions, %d timeouts, %d tail loss probes",
+			offload, FormatRate(res.Goodput), largest, res.LinkLost, res.Retransmissions, res.Timeouts, res.TailLossProbes)
+	}
+}
