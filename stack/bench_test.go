@@ -37,6 +37,31 @@ func BenchmarkBulkOverPipe(b *testing.B) {
 	}
 }
 
+// BenchmarkRoundTripOverPipe measures 1-byte request-response round trips
+// on one connection between two stacks joined by link/pipe, the server
+// echoing with io.Copy as compare.sh's rr workload does: each trip is a
+// segment each way and two goroutine hand-offs on each stack (pump to
+// reader, reader's write back), with no kernel involved. It reports the
+// mean trip time as ns/op.
+func BenchmarkRoundTripOverPipe(b *testing.B) {
+	a, s := stackPair(b, nil, Options{})
+	c1, c2 := connPair(b, a, s)
+	defer c1.Close()
+	defer c2.Close()
+	go io.Copy(c2, c2)
+	msg := []byte{'x'}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := c1.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c1, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkConnectEchoClose measures connections per second: dial, one
 // small echo, close.
 func BenchmarkConnectEchoClose(b *testing.B) {
