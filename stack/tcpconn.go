@@ -119,7 +119,9 @@ func (c *TCPConn) retireForReopen(seq tcp.Seq) (minISS tcp.Seq, ok bool) {
 	return sndMax.Add(1 << 16), true
 }
 
-// onTimer runs when the connection's timer fires.
+// onTimer runs when the connection's timer fires. The timer may fire
+// before anything is due (armTimer leaves it early rather than moving it
+// later); then it is only armed again.
 func (c *TCPConn) onTimer() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -127,7 +129,12 @@ func (c *TCPConn) onTimer() {
 		return
 	}
 	c.timerAt = time.Time{}
-	c.tcb.HandleTimer(c.s.clock.Now())
+	now := c.s.clock.Now()
+	if at, ok := c.tcb.Deadline(); !ok || now.Before(at) {
+		c.armTimer()
+		return
+	}
+	c.tcb.HandleTimer(now)
 	c.afterEvent()
 }
 
@@ -154,18 +161,24 @@ func (c *TCPConn) afterEvent() {
 	c.wake()
 }
 
-// armTimer makes the connection's one clock timer match the tcp.Conn's
-// next deadline.
+// armTimer makes sure the connection's one clock timer fires no later
+// than the tcp.Conn's next deadline. It only ever moves the timer earlier:
+// a deadline that moved later, or went away, leaves the timer where it
+// is, to fire early and be armed again by onTimer. Segments move the
+// deadlines all the time (each one sent arms the retransmission timer,
+// each ACK stops or moves it, data starts the delayed ACK that the
+// answer clears), and every move of a runtime timer costs locks and, when
+// it becomes the earliest, a wake-up of the thread waiting in the network
+// poller; an early firing costs a callback once per deadline instead of
+// once per segment. Linux's TCP does the same with its retransmission
+// timer (the ACK that empties the retransmission queue leaves it running,
+// and tcp_write_timer finds nothing to do).
 func (c *TCPConn) armTimer() {
 	at, ok := c.tcb.Deadline()
 	if !ok {
-		if c.timer != nil && !c.timerAt.IsZero() {
-			c.timer.Stop()
-			c.timerAt = time.Time{}
-		}
 		return
 	}
-	if at.Equal(c.timerAt) {
+	if !c.timerAt.IsZero() && !at.Before(c.timerAt) {
 		return
 	}
 	c.timerAt = at
