@@ -170,9 +170,9 @@ func (c *TCPConn) afterEvent() {
 // answer clears), and every move of a runtime timer costs locks and, when
 // it becomes the earliest, a wake-up of the thread waiting in the network
 // poller; an early firing costs a callback once per deadline instead of
-// once per segment. Linux's TCP does the same with its retransmission
-// timer (the ACK that empties the retransmission queue leaves it running,
-// and tcp_write_timer finds nothing to do).
+// once per segment. Linux's TCP does the same: inet_csk_clear_xmit_timer
+// only marks the retransmission or delayed-ACK timer as not pending, and
+// leaves it running for its handler to find nothing to do.
 func (c *TCPConn) armTimer() {
 	at, ok := c.tcb.Deadline()
 	if !ok {
