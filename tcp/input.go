@@ -721,7 +721,7 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 	}
 	if c.state.synchronized() && c.sackOK {
 		if c.tlpInFlight && seg.Ack.GreaterThanEq(c.tlpEnd) {
-			c.onTLPEpisodeEnd(now) // RFC 8985 7.4
+			c.onTLPEpisodeEnd(seg.Ack, now) // RFC 8985 7.4
 		}
 		c.detectLosses(now)
 		c.armTLP(now)

@@ -219,11 +219,19 @@ func (c *Conn) onTLPTimeout(now time.Time) {
 	c.rtxAt = now.Add(c.rto)
 }
 
-// onTLPEpisodeEnd is section 7.4: when the ACK for a retransmitted probe
-// arrives without a D-SACK saying the original got through, the probe
-// repaired a loss, and the congestion control must hear of it, as after
-// a fast recovery.
-func (c *Conn) onTLPEpisodeEnd(now time.Time) {
+// onTLPEpisodeEnd is section 7.4, for an ACK at or above TLP.end_seq:
+// when the ACK for a retransmitted probe arrives without a D-SACK saying
+// the original got through, the probe repaired a loss, and the congestion
+// control must hear of it, as after a fast recovery. An ACK of exactly
+// TLP.end_seq without a D-SACK may still be the late ACK of the original,
+// with the probe's D-SACK in the ACK after it; while data beyond the probe
+// is out or queued, a later ACK decides (as Linux's tcp_process_tlp_ack
+// waits for one that acknowledges more).
+func (c *Conn) onTLPEpisodeEnd(ack Seq, now time.Time) {
+	moreToCome := c.sndMax.GreaterThan(ack) || c.dataEnd().GreaterThan(c.sndMax)
+	if c.tlpRetransmitted && !c.tlpDSACKed && ack == c.tlpEnd && moreToCome {
+		return
+	}
 	c.tlpInFlight = false
 	if c.tlpRetransmitted && !c.tlpDSACKed && !c.inRecovery {
 		c.stats.TLPRecoveries++

@@ -321,3 +321,38 @@ func TestTLPResendsTheLastSegment(t *testing.T) {
 		t.Fatalf("after the ACK sent %v, want the new data from 10001", got)
 	}
 }
+
+// TestTLPEpisodeWaitsPastAnAmbiguousACK: an ACK of exactly TLP.end_seq
+// without a D-SACK may be the late ACK of the original; while new data is
+// out, the episode waits (RFC 8985 7.4). The probe's D-SACK then says no
+// loss; an ACK beyond TLP.end_seq with none says the probe repaired one.
+func TestTLPEpisodeWaitsPastAnAmbiguousACK(t *testing.T) {
+	for _, dsack := range []bool{true, false} {
+		s := establishedRACK(t)
+		s.c.Write(make([]byte, 14000), s.now)
+		s.take()
+		s.advanceToDeadline() // the probe resends 9001
+		if got := s.take(); len(got) != 1 || got[0].Seq != localISS+9001 {
+			t.Fatalf("probe %v", got)
+		}
+		s.now = s.now.Add(rackRTT / 2)
+		s.sackAck(localISS + 10001) // the original's ACK, late
+		if st := s.c.Stats(); st.TLPRecoveries != 0 {
+			t.Fatalf("the ambiguous ACK ended the episode as a repair: %+v", st)
+		}
+		if got := s.take(); len(got) == 0 || got[0].Seq != localISS+10001 {
+			t.Fatalf("after the ACK sent %v, want new data from 10001", got)
+		}
+		cwnd := s.c.Stats().CongestionWindow
+		s.now = s.now.Add(rackRTT / 2)
+		if dsack {
+			s.sackAck(localISS+10001, SACKBlock{localISS + 9001, localISS + 10001})
+		} else {
+			s.sackAck(localISS + 11001)
+		}
+		st := s.c.Stats()
+		if wantRepair := !dsack; (st.TLPRecoveries == 1) != wantRepair || (st.CongestionWindow < cwnd) != wantRepair {
+			t.Fatalf("D-SACK %v: TLP recoveries %d, cwnd %d -> %d", dsack, st.TLPRecoveries, cwnd, st.CongestionWindow)
+		}
+	}
+}
