@@ -1,0 +1,68 @@
+package stack
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tundra-net/tundra/tcp"
+)
+
+// A connection's one clock timer never fires later than the tcp.Conn's
+// next deadline, but may fire earlier: a deadline that moved later (here:
+// data arms the delayed ACK, the answer clears it and arms the
+// retransmission timer) leaves the timer where it was. The early firing
+// sends nothing and only arms the timer again; what is due is still sent
+// exactly when it is due.
+func TestTimerFiresEarlyAndSendsOnTime(t *testing.T) {
+	w := newFuzzWorld(t)
+	c := w.conn
+	noneSent := func() {
+		t.Helper()
+		if n, _ := w.peer.TryReadPackets(w.outBatch[:1]); n != 0 {
+			t.Fatalf("at %v the stack sent a packet: % x", w.clk.Now(), w.outBatch[0].Data[:min(40, len(w.outBatch[0].Data))])
+		}
+	}
+	timer := func() (armed, due time.Time) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		due, _ = c.tcb.Deadline()
+		return c.timerAt, due
+	}
+	// The peer sends a request; the stack delays its ACK.
+	req := []byte("request")
+	w.deliver(w.tcpPacket(tcp.HeaderFields{SrcPort: fuzzRemotePort, DstPort: fuzzLocalPort,
+		Seq: w.peerMax, Ack: w.stackISS + 1, Flags: tcp.FlagACK | tcp.FlagPSH, Window: 1024}, nil, req))
+	noneSent()
+	if armed, due := timer(); armed.IsZero() || !armed.Equal(due) {
+		t.Fatalf("after data: timer at %v, deadline %v; want the delayed ACK's deadline", armed, due)
+	}
+	// The application answers: the answer carries the ACK, and the
+	// retransmission timer, due later than the delayed ACK was, is armed.
+	buf := make([]byte, 64)
+	if n, err := c.Read(buf); err != nil || n != len(req) {
+		t.Fatalf("Read = %d, %v", n, err)
+	}
+	if _, err := c.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	answer := w.readOne()
+	armed, due := timer()
+	if !armed.Before(due) {
+		t.Fatalf("timer at %v, deadline %v: want the timer left at the earlier delayed-ACK time", armed, due)
+	}
+	// The early firing sends nothing and arms the timer for the deadline.
+	w.clk.AdvanceTo(armed)
+	noneSent()
+	if again, due2 := timer(); !again.Equal(due) || !due2.Equal(due) {
+		t.Fatalf("after the early firing: timer at %v, deadline %v; want both at %v", again, due2, due)
+	}
+	// Just before the deadline nothing goes out; at it, the answer is sent
+	// again (a tail loss probe or a retransmission, whichever is due).
+	w.clk.AdvanceTo(due.Add(-time.Microsecond))
+	noneSent()
+	w.clk.AdvanceTo(due)
+	resent := w.readOne()
+	if resent.Seq != answer.Seq || string(resent.Payload) != "answer" {
+		t.Fatalf("at the deadline: sent seq %v %q, want the answer (seq %v) again", resent.Seq, resent.Payload, answer.Seq)
+	}
+}
