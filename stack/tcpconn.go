@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -36,6 +37,10 @@ type TCPConn struct {
 	estab    bool          // counted in CurrEstab
 	closed   bool          // the application called Close
 	gone     bool          // removed from the demultiplexer
+	// Busy polling of a request-response reader (see wait and spinForWake):
+	answered bool          // Write sent data since the reader last parked
+	spinSkip uint8         // answered waits still to park without a spin (backoff)
+	spinBack uint8         // the next backoff after a spin that finds nothing: 1, 2, 4 ... 64
 	lingerAt time.Duration // SetLinger's positive value: how long Close waits
 	errTaken bool          // PendingError has reported why the connection ended
 	tos, ttl uint8         // IP header fields of its packets (SetTOS, SetTTL; ttl 0: Options.TTL)
@@ -411,6 +416,9 @@ func (c *TCPConn) Write(p []byte) (int, error) {
 		if n > 0 || err != nil {
 			c.afterEvent()
 		}
+		if n > 0 {
+			c.answered = true
+		}
 		if err != nil {
 			return written, c.opError("write", err)
 		}
@@ -435,6 +443,11 @@ func (c *TCPConn) wait(d *deadline) error {
 	if d.wake == nil || d.done() != nil {
 		return c.waitSelect(d)
 	}
+	if c.answered && d == &c.readDeadline && !c.s.opts.Manual {
+		if woken := c.spin(d); woken {
+			return nil
+		}
+	}
 	// No deadline: wait for the token alone. A plain receive, in a
 	// function without a select, needs much less stack than a select,
 	// which keeps the goroutine of an idle connection (parked here in
@@ -446,6 +459,78 @@ func (c *TCPConn) wait(d *deadline) error {
 	<-d.wake
 	c.mu.Lock()
 	return nil
+}
+
+// spin is wait's busy poll (mu held on entry and exit): a reader that has
+// just answered (data in, then data out) is likely in a request-response
+// exchange, so it watches for the next request for up to spinBudget
+// before parking. It reports whether the wake token came. A watch that
+// runs out makes the next 1, 2, 4 ... 64 answered waits park at once, so
+// that a peer slower than the budget costs little CPU; a token that comes
+// while watching resets that backoff.
+func (c *TCPConn) spin(d *deadline) bool {
+	if c.spinSkip > 0 {
+		c.spinSkip--
+		c.answered = false
+		return false
+	}
+	c.mu.Unlock()
+	woken, waited := spinForWake(d.wake)
+	c.mu.Lock()
+	switch {
+	case woken && waited:
+		c.spinBack = 0
+	case !woken:
+		c.answered = false
+		c.spinBack = min(max(2*c.spinBack, 1), 64)
+		c.spinSkip = c.spinBack
+	}
+	// A token taken at the first look is the reader's own Write's: the
+	// reader looks again and, still answered, watches once more.
+	return woken
+}
+
+// spinBudget bounds one busy poll of a reader (see spin): a little more
+// than a request-response peer on the same machine takes to answer.
+const spinBudget = 200 * time.Microsecond
+
+// spinForWake watches wake for at most spinBudget, yielding the processor
+// to other goroutines and the CPU to other threads between looks. woken
+// reports that it took the token; waited, that it was not there at the
+// first look.
+//
+// A goroutine parked in a channel receive is made runnable by the pump's
+// send, and the Go runtime then wakes a second thread to look for work
+// (runtime.ready -> wakep -> futexwakeup), which finds none and sleeps
+// again; and a thread that sleeps lets its CPU halt, which in a virtual
+// machine makes the next wake-up an interrupt through the hypervisor
+// (docs/performance.md: half of a round trip on the benchmark machine). A
+// reader that is still running when the token arrives takes it with none
+// of that. This is Linux's busy polling (SO_BUSY_POLL) at the level of
+// goroutines; sched_yield(2) between looks lets the peer, if it shares
+// this CPU, answer meanwhile.
+//
+// Only with more than one processor: with one, the pump could not run
+// while this goroutine watches (the network is polled when a processor has
+// nothing else to do).
+func spinForWake(wake <-chan struct{}) (woken, waited bool) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return false, false
+	}
+	start := time.Now()
+	for {
+		select {
+		case <-wake:
+			return true, waited
+		default:
+		}
+		if time.Since(start) > spinBudget {
+			return false, true
+		}
+		waited = true
+		runtime.Gosched()
+		yieldCPU()
+	}
 }
 
 // waitSelect is wait with a deadline, or without a token channel of its

@@ -66,3 +66,64 @@ func TestTimerFiresEarlyAndSendsOnTime(t *testing.T) {
 		t.Fatalf("at the deadline: sent seq %v %q, want the answer (seq %v) again", resent.Seq, resent.Payload, answer.Seq)
 	}
 }
+
+// A reader that answered watches for the next request before parking
+// (busy polling), but one whose watch finds nothing backs off: the next
+// answered wait parks at once, so a slow or idle peer costs little CPU.
+func TestBusyPollBacksOff(t *testing.T) {
+	a, s := stackPair(t, nil, Options{})
+	c1, c2 := connPair(t, a, s)
+	defer c1.Close()
+	defer c2.Close()
+	state := func() (answered bool, skip, back uint8) {
+		c2.mu.Lock()
+		defer c2.mu.Unlock()
+		return c2.answered, c2.spinSkip, c2.spinBack
+	}
+	// waitParked waits until c2's reader has given up watching.
+	waitParked := func(wantSkip, wantBack uint8) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			answered, skip, back := state()
+			if !answered && skip == wantSkip && back == wantBack {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("reader state: answered %v, skip %d, backoff %d; want false, %d, %d", answered, skip, back, wantSkip, wantBack)
+			}
+		}
+	}
+	read := func() chan error {
+		done := make(chan error, 1)
+		go func() {
+			buf := make([]byte, 8)
+			_, err := c2.Read(buf)
+			done <- err
+		}()
+		return done
+	}
+	if answered, _, _ := state(); answered {
+		t.Fatal("answered before any Write")
+	}
+	if _, err := c2.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	if answered, _, _ := state(); !answered {
+		t.Fatal("not answered after a Write")
+	}
+	// The peer does not answer: the watch runs out and backs off by one.
+	done := read()
+	waitParked(1, 1)
+	c1.Write([]byte("q"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The next answered wait parks without watching, using up the skip.
+	c2.Write([]byte("answer"))
+	done = read()
+	waitParked(0, 1)
+	c1.Write([]byte("q"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
