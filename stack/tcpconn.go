@@ -494,6 +494,12 @@ func (c *TCPConn) spin(d *deadline) bool {
 // than a request-response peer on the same machine takes to answer.
 const spinBudget = 200 * time.Microsecond
 
+// spinProcessorOnly is how long a busy poll yields only the processor
+// before it also yields the CPU: a peer in the same process (two stacks
+// over link/pipe) answers within a few microseconds, and a sched_yield(2)
+// per look would only delay its answer being seen.
+const spinProcessorOnly = 10 * time.Microsecond
+
 // spinForWake watches wake for at most spinBudget, yielding the processor
 // to other goroutines and the CPU to other threads between looks. woken
 // reports that it took the token; waited, that it was not there at the
@@ -524,12 +530,15 @@ func spinForWake(wake <-chan struct{}) (woken, waited bool) {
 			return true, waited
 		default:
 		}
-		if time.Since(start) > spinBudget {
+		spun := time.Since(start)
+		if spun > spinBudget {
 			return false, true
 		}
 		waited = true
 		runtime.Gosched()
-		yieldCPU()
+		if spun > spinProcessorOnly {
+			yieldCPU()
+		}
 	}
 }
 
