@@ -443,7 +443,7 @@ func (c *TCPConn) wait(d *deadline) error {
 	if d.wake == nil || d.done() != nil {
 		return c.waitSelect(d)
 	}
-	if c.answered && d == &c.readDeadline && !c.s.opts.Manual {
+	if c.answered && d == &c.readDeadline && !c.s.opts.Manual && c.s.opts.BusyPoll > 0 {
 		if woken := c.spin(d); woken {
 			return nil
 		}
@@ -463,7 +463,7 @@ func (c *TCPConn) wait(d *deadline) error {
 
 // spin is wait's busy poll (mu held on entry and exit): a reader that has
 // just answered (data in, then data out) is likely in a request-response
-// exchange, so it watches for the next request for up to spinBudget
+// exchange, so it watches for the next request for up to Options.BusyPoll
 // before parking. It reports whether the wake token came. A watch that
 // runs out makes the next 1, 2, 4 ... 64 answered waits park at once, so
 // that a peer slower than the budget costs little CPU; a token that comes
@@ -475,7 +475,7 @@ func (c *TCPConn) spin(d *deadline) bool {
 		return false
 	}
 	c.mu.Unlock()
-	woken, waited := spinForWake(d.wake)
+	woken, waited := spinForWake(d.wake, c.s.opts.BusyPoll)
 	c.mu.Lock()
 	switch {
 	case woken && waited:
@@ -490,17 +490,13 @@ func (c *TCPConn) spin(d *deadline) bool {
 	return woken
 }
 
-// spinBudget bounds one busy poll of a reader (see spin): a little more
-// than a request-response peer on the same machine takes to answer.
-const spinBudget = 200 * time.Microsecond
-
 // spinProcessorOnly is how long a busy poll yields only the processor
 // before it also yields the CPU: a peer in the same process (two stacks
 // over link/pipe) answers within a few microseconds, and a sched_yield(2)
 // per look would only delay its answer being seen.
 const spinProcessorOnly = 10 * time.Microsecond
 
-// spinForWake watches wake for at most spinBudget, yielding the processor
+// spinForWake watches wake for at most budget, yielding the processor
 // to other goroutines and the CPU to other threads between looks. woken
 // reports that it took the token; waited, that it was not there at the
 // first look.
@@ -519,7 +515,7 @@ const spinProcessorOnly = 10 * time.Microsecond
 // Only with more than one processor: with one, the pump could not run
 // while this goroutine watches (the network is polled when a processor has
 // nothing else to do).
-func spinForWake(wake <-chan struct{}) (woken, waited bool) {
+func spinForWake(wake <-chan struct{}, budget time.Duration) (woken, waited bool) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		return false, false
 	}
@@ -531,7 +527,7 @@ func spinForWake(wake <-chan struct{}) (woken, waited bool) {
 		default:
 		}
 		spun := time.Since(start)
-		if spun > spinBudget {
+		if spun > budget {
 			return false, true
 		}
 		waited = true

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"io"
 	"testing"
 	"time"
 
@@ -125,5 +126,36 @@ func TestBusyPollBacksOff(t *testing.T) {
 	c1.Write([]byte("q"))
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBusyPollOff: with a negative Options.BusyPoll an answered reader
+// parks at once: it never watches, so no backoff is ever recorded.
+func TestBusyPollOff(t *testing.T) {
+	a, s := stackPair(t, nil, Options{BusyPoll: -1})
+	c1, c2 := connPair(t, a, s)
+	defer c1.Close()
+	defer c2.Close()
+	buf := make([]byte, 8)
+	for range 3 {
+		if _, err := c2.Write([]byte("answer")); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := c2.Read(buf); done <- err }()
+		time.Sleep(5 * time.Millisecond) // far past a watch's budget
+		c2.mu.Lock()
+		skip, back := c2.spinSkip, c2.spinBack
+		c2.mu.Unlock()
+		if skip != 0 || back != 0 {
+			t.Fatalf("busy poll off, yet a watch ran out: skip %d, backoff %d", skip, back)
+		}
+		c1.Write([]byte("q"))
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c1, make([]byte, 6)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
