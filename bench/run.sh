@@ -42,7 +42,24 @@ if [[ $(id -u) != 0 ]]; then
   exit 2
 fi
 bin="$(mktemp -d)"
-trap 'rm -rf "$bin"' EXIT
+# compare.sh names its namespaces after its own PID (bench$PID, and
+# bench${PID}s for the kernel's veth peer) and deletes them only when a
+# workload finishes: interrupted, it would leave them behind. It runs in a
+# process group of its own, so that on any exit of this script its
+# servers and load generators go too, and then its namespaces.
+compare_done=0
+cleanup() {
+  local pid
+  if ((!compare_done)) && pid=$(cat "$bin/compare.pid" 2>/dev/null); then
+    kill -- "-$pid" 2>/dev/null || true
+    sleep 0.5 # let its servers exit before their namespaces go
+    ip netns del "bench$pid" 2>/dev/null || true
+    ip netns del "bench${pid}s" 2>/dev/null || true
+  fi
+  rm -rf "$bin"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 (cd "$repo" && go build -o "$bin/tundra" ./cmd/tundra && go build -o "$bin/serve" ./bench/serve)
 ((${#specs[@]})) || specs=("tundra=tundra serve" gvisor= kernel=)
 args=()
@@ -57,7 +74,13 @@ started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
 commit="$(cd "$repo" && git rev-parse --short HEAD)$(cd "$repo" && git diff --quiet HEAD -- link || echo ' + uncommitted changes in link/')"
 result="$bin/result.txt"
-"$compare" "${opts[@]}" "${args[@]}" | tee "$result"
+# setsid: a process group of compare.sh's own; its PID, which names its
+# namespaces, goes to a file for cleanup.
+# In the background, with wait: bash runs the INT/TERM trap during a
+# wait, but only after a foreground pipeline has ended.
+setsid bash -c 'echo $$ > "$0"; exec "$@"' "$bin/compare.pid" "$compare" "${opts[@]}" "${args[@]}" | tee "$result" &
+wait $!
+compare_done=1
 
 {
   echo
