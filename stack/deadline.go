@@ -68,3 +68,26 @@ func (d *deadline) expired() bool {
 // done returns a channel closed when the deadline passes, or nil (mu
 // held).
 func (d *deadline) done() <-chan struct{} { return d.ch }
+
+// changeSignal lets any number of goroutines wait for a socket's next
+// change: changed hands out a channel, broadcast closes it. The socket's
+// mutex guards it; the channel is made only when someone waits.
+type changeSignal struct {
+	ch chan struct{}
+}
+
+// changed returns a channel closed at the next broadcast (mu held).
+func (c *changeSignal) changed() <-chan struct{} {
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+	}
+	return c.ch
+}
+
+// broadcast wakes everyone waiting on changed (mu held).
+func (c *changeSignal) broadcast() {
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
+	}
+}

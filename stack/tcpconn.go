@@ -31,12 +31,12 @@ type TCPConn struct {
 	tcb      *tcp.Conn
 	timer    clock.Timer
 	timerAt  time.Time
-	waitCh   chan struct{} // closed on the next change, when someone waits
-	listener *TCPListener  // set until the connection is handed to Accept
-	queued   bool          // handed to the listener's accept queue
-	estab    bool          // counted in CurrEstab
-	closed   bool          // the application called Close
-	gone     bool          // removed from the demultiplexer
+	changes  changeSignal // for anyone waiting on the next change
+	listener *TCPListener // set until the connection is handed to Accept
+	queued   bool         // handed to the listener's accept queue
+	estab    bool         // counted in CurrEstab
+	closed   bool         // the application called Close
+	gone     bool         // removed from the demultiplexer
 	// Busy polling of a request-response reader (see wait and spinForWake):
 	answered bool          // Write sent data since the reader last parked
 	spinSkip uint8         // answered waits still to park without a spin (backoff)
@@ -217,19 +217,11 @@ func (c *TCPConn) wake() {
 		default:
 		}
 	}
-	if c.waitCh != nil {
-		close(c.waitCh)
-		c.waitCh = nil
-	}
+	c.changes.broadcast()
 }
 
 // changed returns a channel closed at the next change (mu held).
-func (c *TCPConn) changed() <-chan struct{} {
-	if c.waitCh == nil {
-		c.waitCh = make(chan struct{})
-	}
-	return c.waitCh
-}
+func (c *TCPConn) changed() <-chan struct{} { return c.changes.changed() }
 
 // StateChanged implements tcp.Observer: it keeps the stack's counters.
 func (c *TCPConn) StateChanged(id tcp.FourTuple, from, to tcp.State, cause tcp.Event) {

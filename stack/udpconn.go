@@ -41,7 +41,7 @@ type UDPConn struct {
 	maxCount int
 	err      syscall.Errno // an ICMP error not yet reported
 	closed   bool
-	waitCh   chan struct{} // closed on the next change, when someone waits
+	changes  changeSignal // for anyone waiting on the next change
 
 	readDeadline, writeDeadline deadline
 }
@@ -329,19 +329,11 @@ func (c *UDPConn) wait(d *deadline) error {
 
 // wake releases every goroutine waiting for a change (mu held).
 func (c *UDPConn) wake() {
-	if c.waitCh != nil {
-		close(c.waitCh)
-		c.waitCh = nil
-	}
+	c.changes.broadcast()
 }
 
 // changed returns a channel closed at the next change (mu held).
-func (c *UDPConn) changed() <-chan struct{} {
-	if c.waitCh == nil {
-		c.waitCh = make(chan struct{})
-	}
-	return c.waitCh
-}
+func (c *UDPConn) changed() <-chan struct{} { return c.changes.changed() }
 
 // Close closes the socket: pending and later reads and writes fail with
 // net.ErrClosed, and its port is free again.
