@@ -46,7 +46,7 @@ func (s *Stack) StartDialTCPWith(localPort uint16, remote netip.AddrPort, o Conn
 	port := localPort
 	if port == 0 {
 		port = s.tcp.pickLocalPort(local, remote.Addr().As4(), remote.Port())
-	} else if s.tcp.listenerOnPort(local, port) {
+	} else if s.tcp.portHeld(local, port) {
 		return nil, opErr(errAddrInUse)
 	}
 	if port == 0 {
@@ -69,11 +69,16 @@ func (s *Stack) StartDialTCPWith(localPort uint16, remote netip.AddrPort, o Conn
 	return c, nil
 }
 
-// listenerOnPort reports whether a listener or a bound socket holds port
-// on local or on every address.
-func (t *tcpTransport) listenerOnPort(local [4]byte, port uint16) bool {
+// portHeld reports whether a listener or a bound socket holds port on
+// local or on every address, so that a connection may not use it.
+func (t *tcpTransport) portHeld(local [4]byte, port uint16) bool {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	return t.portHeldLocked(local, port)
+}
+
+// portHeldLocked is portHeld with t.mu held.
+func (t *tcpTransport) portHeldLocked(local [4]byte, port uint16) bool {
 	return t.listeners[listenKey{local, port}] != nil || t.listeners[listenKey{[4]byte{}, port}] != nil ||
 		t.bound[listenKey{local, port}] != nil || t.bound[listenKey{[4]byte{}, port}] != nil
 }

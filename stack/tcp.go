@@ -264,7 +264,8 @@ func (t *tcpTransport) unregister(c *TCPConn) {
 
 // pickLocalPort chooses an ephemeral port for a connection from local to
 // remote: one not used by another connection to the same remote endpoint
-// nor by a listener. It returns 0 if every port is taken.
+// nor held by a listener or a bound socket. It returns 0 if every port is
+// taken.
 func (t *tcpTransport) pickLocalPort(local, remote [4]byte, remotePort uint16) uint16 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -279,13 +280,7 @@ func (t *tcpTransport) pickLocalPort(local, remote [4]byte, remotePort uint16) u
 		if _, used := t.conns[id]; used {
 			continue
 		}
-		if _, used := t.listeners[listenKey{local, p}]; used {
-			continue
-		}
-		if _, used := t.listeners[listenKey{[4]byte{}, p}]; used {
-			continue
-		}
-		if t.bound[listenKey{local, p}] != nil || t.bound[listenKey{[4]byte{}, p}] != nil {
+		if t.portHeldLocked(local, p) {
 			continue
 		}
 		return p
