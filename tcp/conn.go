@@ -372,16 +372,19 @@ func (c *Conn) sendSYN(now time.Time) {
 	if c.state == SynReceived {
 		flags |= FlagACK
 	}
-	retrans := c.sndMax != c.iss
+	kind := newSegment
+	if c.sndMax != c.iss {
+		kind = resentSegment
+	}
 	if n := c.cfg.SYNOptionsRetries; n > 0 && c.state == SynSent && c.retries > n {
 		c.synOptionsDropped, c.offerWS = true, false
 	}
 	c.sndNxt, c.sndMax = c.iss.Add(1), c.iss.Add(1)
-	if !retrans {
+	if kind == newSegment {
 		c.rttTiming, c.rttSeq, c.rttStart = true, c.iss.Add(1), now
 		c.armConnectTimeout(now)
 	}
-	c.emit(c.iss, flags, Payload{}, retrans, now)
+	c.emit(c.iss, flags, Payload{}, kind, now)
 	c.rtxAt = now.Add(c.rto)
 }
 
@@ -531,7 +534,7 @@ func (c *Conn) Abort(now time.Time) {
 	case Closed:
 		return
 	case SynReceived, Established, FinWait1, FinWait2, CloseWait:
-		c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, false, now)
+		c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, newSegment, now)
 	}
 	c.readShut, c.writeShut, c.appClosed = true, true, true
 	c.enterClosed(EventAbort, ErrConnectionAborted)

@@ -114,14 +114,37 @@ func (c *Conn) windowReduced() {
 	c.ecnCWRPending = c.ecnOK
 }
 
-// ecnMark sets the ECN fields of a segment that is not a SYN or RST: ECT(0)
-// and a pending CWR on new data (never on retransmissions, 6.1.5, nor on
-// pure ACKs, 6.1.4), ECE on ACKs while the receiver echoes a CE mark.
-func (c *Conn) ecnMark(f *HeaderFields, payloadLen int, retrans bool) {
+// ecnMark sets the ECN fields of a segment that is not a SYN or RST (a SYN
+// or SYN-ACK is never ECN-capable, 6.1.1: "A host MUST NOT set ECT on SYN
+// or SYN-ACK packets"; nor is a RST, which carries no data). Only new data
+// goes out ECT(0), with a pending CWR:
+//
+//   - pure ACKs, which include keepalive probes and a FIN without data,
+//     are Not-ECT: "pure acknowledgement packets (e.g., packets that do
+//     not contain any accompanying data) MUST be sent with the not-ECT
+//     codepoint" (6.1.4);
+//   - retransmissions, whether after a timeout, in fast recovery, by RACK
+//     or as a tail loss probe, are Not-ECT and without CWR: "ECN-capable
+//     TCP implementations MUST NOT set either ECT codepoint (ECT(0) or
+//     ECT(1)) in the IP header for retransmitted data packets" (6.1.5),
+//     and "the CWR bit in the TCP header SHOULD NOT be set on
+//     retransmitted packets" (6.1.2);
+//   - window probes are Not-ECT and without CWR: "the TCP data sender
+//     MUST NOT set either an ECT codepoint or the CWR bit on window probe
+//     packets" (6.1.6), for the receiver drops a probe beyond its zero
+//     window (RFC 9293 3.10.7.4) and its loss would go unnoticed. A
+//     pending CWR waits for the next new data.
+//
+// A tail loss probe of new data (RFC 8985 7.3) and the segment the persist
+// timer sends into a small open window (the override of sender SWS
+// avoidance, RFC 9293 3.8.6.2.1) are new data inside the peer's window, not
+// window probes, and go out ECT(0) as Linux sends them. Every ACK carries
+// ECE while the receiver echoes a CE mark (6.1.3).
+func (c *Conn) ecnMark(f *HeaderFields, payloadLen int, kind segmentKind) {
 	if !c.ecnOK {
 		return
 	}
-	if payloadLen > 0 && !retrans {
+	if payloadLen > 0 && kind == newSegment {
 		f.ECN = ECT0
 		if c.ecnCWRPending {
 			f.Flags |= FlagCWR

@@ -50,7 +50,7 @@ func (c *Conn) segmentInListen(seg *Segment, now time.Time) {
 	// should be formed for any arriving ACK-bearing segment. The RST should
 	// be formatted as follows: <SEQ=SEG.ACK><CTL=RST>"
 	if seg.Flags&FlagACK != 0 {
-		c.emit(seg.Ack, FlagRST, Payload{}, false, now)
+		c.emit(seg.Ack, FlagRST, Payload{}, newSegment, now)
 		return
 	}
 	// "Third, check for a SYN: ... Set RCV.NXT to SEG.SEQ+1, IRS is set to
@@ -128,7 +128,7 @@ func (c *Conn) segmentInSynSent(seg *Segment, now time.Time) {
 	hasACK := seg.Flags&FlagACK != 0
 	if hasACK && (seg.Ack.LessThanEq(c.iss) || seg.Ack.GreaterThan(c.sndNxt)) {
 		if seg.Flags&FlagRST == 0 {
-			c.emit(seg.Ack, FlagRST, Payload{}, false, now)
+			c.emit(seg.Ack, FlagRST, Payload{}, newSegment, now)
 		}
 		return
 	}
@@ -421,7 +421,7 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 		// TCB, and return." (A SYN outside the window was answered with
 		// an ACK in the first step.)
 		if c.cfg.SYNInWindowResets && seg.Seq.InWindow(c.rcvNxt, max(c.receiveWindow(), 1)) {
-			c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, false, now)
+			c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, newSegment, now)
 			c.enterClosed(EventRecvSYN, ErrConnectionReset)
 			return
 		}
@@ -574,7 +574,7 @@ func (c *Conn) challengeACK(now time.Time) {
 	// other ACKs take another form: in SYN-RECEIVED (where they ride on the
 	// SYN+ACK's retransmission) and with Config.RepeatFIN. SND.MAX stands
 	// for SND.NXT as in every bare ACK (see transmit).
-	c.emit(c.sndMax, FlagACK, Payload{}, false, now)
+	c.emit(c.sndMax, FlagACK, Payload{}, newSegment, now)
 }
 
 // receiveWindow is RCV.WND for the sequence tests of 3.10.7.4: the window
@@ -649,7 +649,7 @@ func (c *Conn) processAck(seg *Segment, finInOrder bool, now time.Time) bool {
 		// <SEQ=SEG.ACK><CTL=RST> and send it."
 		// This is the last leg of the three-way handshake (Figure 6, line 4).
 		if !seg.Ack.GreaterThan(c.sndUna) || seg.Ack.GreaterThan(c.sndMax) {
-			c.emit(seg.Ack, FlagRST, Payload{}, false, now)
+			c.emit(seg.Ack, FlagRST, Payload{}, newSegment, now)
 			return false
 		}
 		c.sndWnd = int(seg.Window) << c.sndShift
@@ -926,7 +926,7 @@ func (c *Conn) processTextAndFIN(seq Seq, payload []byte, fin bool, now time.Tim
 			if c.appClosed {
 				// The application closed and will never read this: tell
 				// the peer with a RST, as Linux does (RFC 2525 2.17).
-				c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, false, now)
+				c.emit(c.sndNxt, FlagRST|FlagACK, Payload{}, newSegment, now)
 				c.enterClosed(EventRecvDataAfterClose, ErrConnectionReset)
 				return
 			}

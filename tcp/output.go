@@ -49,14 +49,14 @@ func (c *Conn) transmit(now time.Time) {
 		if c.cfg.RepeatFIN && c.finSent() && c.sndNxt == c.sndMax && c.sndUna != c.sndMax {
 			// Config.RepeatFIN: our unacknowledged FIN goes again with
 			// the ACK, at its own sequence number (as 4.4BSD does).
-			c.emit(c.dataEnd(), FlagACK|FlagFIN, Payload{}, true, now)
+			c.emit(c.dataEnd(), FlagACK|FlagFIN, Payload{}, resentSegment, now)
 			return
 		}
 		// A bare ACK carries SND.MAX, not SND.NXT: after a timeout SND.NXT
 		// steps back, and an ACK from behind the peer's RCV.NXT would be
 		// unacceptable to it, drawing an ACK in return, for ever (BSD does
 		// the same for this reason).
-		c.emit(c.sndMax, FlagACK, Payload{}, false, now)
+		c.emit(c.sndMax, FlagACK, Payload{}, newSegment, now)
 	}
 }
 
@@ -145,12 +145,15 @@ func (c *Conn) sendRange(seq Seq, n int, flags Flags, now time.Time) {
 	if flags&FlagFIN != 0 {
 		end = end.Add(1)
 	}
-	retrans := seq.LessThan(c.sndMax)
+	kind := newSegment
+	if seq.LessThan(c.sndMax) {
+		kind = resentSegment
+	}
 	c.recordSent(seq, end, now)
-	if !retrans && !c.rttTiming && !c.tsOK {
+	if kind == newSegment && !c.rttTiming && !c.tsOK {
 		c.rttTiming, c.rttSeq, c.rttStart = true, end, now // time one segment per RTT
 	}
-	c.emit(seq, flags, Payload{First: a, Second: b}, retrans, now)
+	c.emit(seq, flags, Payload{First: a, Second: b}, kind, now)
 	c.lastSend = now
 	c.stats.BytesSent += int64(n)
 	c.sndNxt = MaxSeq(c.sndNxt, end)
@@ -254,9 +257,21 @@ func (c *Conn) windowWouldOpen() bool {
 	return potential-cur >= threshold && potential >= 2*cur
 }
 
+// A segmentKind says what a segment carries, for the choices that depend on
+// it: whether it counts as a retransmission, and whether it may go out
+// ECN-capable (RFC 3168 6.1.4 - 6.1.6, ecnMark).
+type segmentKind uint8
+
+// The segment kinds.
+const (
+	newSegment    segmentKind = iota // control, or data never sent before
+	resentSegment                    // a SYN, data or FIN sent before: a retransmission
+	windowProbe                      // the first probe of a zero window (RFC 9293 3.8.6.1)
+)
+
 // emit hands one segment to Output. Every segment with ACK carries RCV.NXT
 // and our current window, so it also settles any pending (delayed) ACK.
-func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now time.Time) {
+func (c *Conn) emit(seq Seq, flags Flags, payload Payload, kind segmentKind, now time.Time) {
 	f := HeaderFields{SrcPort: c.id.LocalPort, DstPort: c.id.RemotePort, Seq: seq, Flags: flags}
 	if flags&FlagACK != 0 {
 		f.Ack = c.rcvNxt
@@ -299,14 +314,14 @@ func (c *Conn) emit(seq Seq, flags Flags, payload Payload, retrans bool, now tim
 	default:
 		f.Window = c.windowToAdvertise()
 		c.ackOptions(&f.Options, payload.Len(), now)
-		c.ecnMark(&f, payload.Len(), retrans)
+		c.ecnMark(&f, payload.Len(), kind)
 	}
 	if flags&FlagACK != 0 {
 		c.ackNow, c.unackedBytes, c.delAckAt = false, 0, time.Time{}
 		c.lastAckSent = c.rcvNxt
 	}
 	f.Options.Layout = c.cfg.OptionLayout
-	c.sendFields(f, payload, retrans)
+	c.sendFields(f, payload, kind == resentSegment)
 }
 
 // sendFields counts a segment, tells the observer and hands it to Output.

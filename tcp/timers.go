@@ -136,10 +136,15 @@ func (c *Conn) onPersistTimeout(now time.Time) {
 		c.sendRange(c.sndNxt, n, flags, now)
 		return
 	}
+	// The probe byte is new data the first time only; either way it is
+	// never ECN-capable (RFC 3168 6.1.6, ecnMark).
 	a, b := c.sendBuf.slices(int(c.sndNxt.Sub(c.sndBufSeq)), 1)
-	retrans := c.sndNxt.LessThan(c.sndMax)
+	kind := windowProbe
+	if c.sndNxt.LessThan(c.sndMax) {
+		kind = resentSegment
+	}
 	c.recordSent(c.sndNxt, c.sndNxt.Add(1), now)
-	c.emit(c.sndNxt, FlagACK, Payload{First: a, Second: b}, retrans, now)
+	c.emit(c.sndNxt, FlagACK, Payload{First: a, Second: b}, kind, now)
 	c.sndMax = MaxSeq(c.sndMax, c.sndNxt.Add(1))
 	c.persistAt = now.Add(c.persistInterval())
 }
@@ -181,7 +186,7 @@ func (c *Conn) onKeepAliveTimeout(now time.Time) {
 		return
 	}
 	c.keepAliveProbes++
-	c.emit(c.sndMax.Add(^uint32(0)), FlagACK, Payload{}, false, now)
+	c.emit(c.sndMax.Add(^uint32(0)), FlagACK, Payload{}, newSegment, now)
 	c.keepAliveAt = now.Add(c.cfg.KeepAliveInterval)
 }
 
