@@ -111,6 +111,27 @@ type Endpoint interface {
 	Close() error
 }
 
+// Poller is implemented by endpoints whose received packets can be taken
+// without waiting, which lets more than one goroutine read the link. The
+// stack's pump then waits with WaitPackets and takes packets with
+// PollPackets, and a reader that busy-polls (stack.Options.BusyPoll) takes
+// them itself while it waits for its own data - Linux's busy polling, where
+// the socket's system call reads the device's queue (SO_BUSY_POLL,
+// napi_busy_loop) - so that a request reaches its reader without a
+// hand-off between goroutines. The caller serialises PollPackets calls and
+// the use of what they return; WaitPackets may run meanwhile.
+type Poller interface {
+	// PollPackets is ReadPackets without the wait: it fills pkts with
+	// packets already queued, as ReadPackets does, and returns 0 and a nil
+	// error when there are none. After Close it returns ErrClosed.
+	PollPackets(pkts []Packet) (int, error)
+	// WaitPackets blocks until a packet may be queued: it never misses a
+	// packet queued after a PollPackets call that found none, and it may
+	// return when another reader has already taken the packet. After Close
+	// it returns ErrClosed.
+	WaitPackets() error
+}
+
 // DropObserver is implemented by endpoints that want to hear why the stack
 // threw away a packet they delivered (the pcap tee writes the reason as a
 // comment on that packet). The stack calls PacketDropped on the outermost

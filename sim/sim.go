@@ -333,7 +333,7 @@ func (w *world) movePackets() bool {
 				w.batch[i].Data = w.batch[i].Data[:cap(w.batch[i].Data)]
 				w.batch[i].Offload = link.Offload{}
 			}
-			n, _ := hop.ep.TryReadPackets(w.batch)
+			n, _ := hop.ep.PollPackets(w.batch)
 			if n == 0 {
 				break
 			}

@@ -137,7 +137,7 @@ func newFuzzWorld(t *testing.T) *fuzzWorld {
 
 // readOne returns the single TCP segment the stack has sent.
 func (w *fuzzWorld) readOne() tcp.Segment {
-	n, err := w.peer.TryReadPackets(w.outBatch[:1])
+	n, err := w.peer.PollPackets(w.outBatch[:1])
 	if err != nil || n != 1 {
 		w.t.Fatalf("expected one packet from the stack, got %d (%v)", n, err)
 	}
@@ -208,7 +208,7 @@ func peerPayload(seq tcp.Seq, n int) []byte {
 // invariants of the connected socket's sending side.
 func (w *fuzzWorld) drain() {
 	for {
-		n, err := w.peer.TryReadPackets(w.outBatch)
+		n, err := w.peer.PollPackets(w.outBatch)
 		if err != nil {
 			w.t.Fatal(err)
 		}

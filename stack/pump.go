@@ -2,31 +2,74 @@ package stack
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/tundra-net/tundra/link"
 )
 
-// pump is the one goroutine that reads from the link. It reads a batch,
+// linkReader is the stack's side of reading the link: one batch of buffers
+// and the lock that makes taking packets and delivering them one step, so
+// that packets are delivered in the order the link gave them whoever reads.
+// The pump reads through it; so does a busy-polling TCP reader (pollLink)
+// when the endpoint is a link.Poller.
+type linkReader struct {
+	mu     sync.Mutex
+	batch  []link.Packet
+	poller link.Poller // the endpoint, if it can be read without waiting
+}
+
+func (r *linkReader) init(ep link.Endpoint, batchLen int) {
+	size := ep.MaxPacketSize()
+	r.batch = make([]link.Packet, batchLen)
+	backing := make([]byte, size*batchLen)
+	for i := range r.batch {
+		r.batch[i].Data = backing[i*size : (i+1)*size : (i+1)*size]
+	}
+	r.poller, _ = ep.(link.Poller)
+}
+
+// resetBatch gives every buffer of the batch back its full capacity
+// (mu held).
+func (r *linkReader) resetBatch() {
+	for i := range r.batch {
+		r.batch[i].Data = r.batch[i].Data[:cap(r.batch[i].Data)]
+		r.batch[i].Offload = link.Offload{}
+	}
+}
+
+// pump is the goroutine that reads from the link. It reads a batch,
 // delivers every packet in it, and reads again. There is no goroutine per
-// connection: everything a received packet causes happens here.
+// connection: everything a received packet causes happens here, or in a
+// reader that polls the link itself (pollLink).
 func (s *Stack) pump() {
 	defer close(s.pumpDone)
-	size := s.ep.MaxPacketSize()
-	batch := make([]link.Packet, s.opts.ReadBatch)
-	backing := make([]byte, size*len(batch))
-	for i := range batch {
-		batch[i].Data = backing[i*size : (i+1)*size : (i+1)*size]
-	}
+	r := &s.link
 	failures := 0
 	for {
-		for i := range batch {
-			batch[i].Data = batch[i].Data[:cap(batch[i].Data)]
-			batch[i].Offload = link.Offload{}
-		}
-		n, err := s.ep.ReadPackets(batch)
-		if n > 0 {
-			s.DeliverPackets(batch[:n])
+		var n int
+		var err error
+		if r.poller != nil {
+			// Take what is queued under the lock, so that a polling reader
+			// cannot deliver packets read after these before them; wait
+			// without it. A batch that came back full may have more behind
+			// it, so look again before waiting.
+			r.mu.Lock()
+			r.resetBatch()
+			n, err = r.poller.PollPackets(r.batch)
+			if n > 0 {
+				s.DeliverPackets(r.batch[:n])
+			}
+			r.mu.Unlock()
+			if err == nil && n < len(r.batch) {
+				err = r.poller.WaitPackets()
+			}
+		} else {
+			r.resetBatch()
+			n, err = s.ep.ReadPackets(r.batch)
+			if n > 0 {
+				s.DeliverPackets(r.batch[:n])
+			}
 		}
 		if err != nil {
 			select {
@@ -50,6 +93,28 @@ func (s *Stack) pump() {
 		}
 		failures = 0
 	}
+}
+
+// pollLink takes the packets already queued on the link and delivers
+// them, on the calling goroutine, if the endpoint can be polled and nobody
+// else is reading it just now; it reports whether it delivered any. A
+// busy-polling reader calls it between looks for its data, so that a
+// request that arrives while it watches is read, delivered and handed to
+// it by its own goroutine, with no wake-up of the pump and of the reader
+// in between. Errors are left for the pump, which meets them again.
+func (s *Stack) pollLink() bool {
+	r := &s.link
+	if r.poller == nil || !r.mu.TryLock() {
+		return false
+	}
+	r.resetBatch()
+	n, _ := r.poller.PollPackets(r.batch)
+	if n > 0 {
+		s.counters.tcp.busyPollRxPackets.add(uint64(n))
+		s.DeliverPackets(r.batch[:n])
+	}
+	r.mu.Unlock()
+	return n > 0
 }
 
 // DeliverPackets processes received packets, in order, on the calling

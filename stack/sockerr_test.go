@@ -41,7 +41,7 @@ func newErrWorld(t *testing.T, cfg tcp.Config) *errWorld {
 func (w *errWorld) sent() []byte {
 	w.t.Helper()
 	pkts := []link.Packet{{Data: make([]byte, 65536)}}
-	n, err := w.peer.TryReadPackets(pkts)
+	n, err := w.peer.PollPackets(pkts)
 	if err != nil || n != 1 {
 		w.t.Fatalf("expected a packet from the stack, got %d (%v)", n, err)
 	}
@@ -52,7 +52,7 @@ func (w *errWorld) sent() []byte {
 func (w *errWorld) noneSent() {
 	w.t.Helper()
 	pkts := []link.Packet{{Data: make([]byte, 65536)}}
-	if n, _ := w.peer.TryReadPackets(pkts); n != 0 {
+	if n, _ := w.peer.PollPackets(pkts); n != 0 {
 		w.t.Fatalf("unexpected packet % x", pkts[0].Data[:min(40, len(pkts[0].Data))])
 	}
 }
@@ -115,7 +115,7 @@ func TestDialTCPReturnsICMPRefusal(t *testing.T) {
 	var syn []byte
 	for deadline := time.Now().Add(5 * time.Second); syn == nil; {
 		pkts := []link.Packet{{Data: make([]byte, 65536)}}
-		if n, _ := w.peer.TryReadPackets(pkts); n == 1 {
+		if n, _ := w.peer.PollPackets(pkts); n == 1 {
 			syn = pkts[0].Data
 		} else if time.Now().After(deadline) {
 			t.Fatal("no SYN")

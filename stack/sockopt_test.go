@@ -139,7 +139,7 @@ func TestKeepAliveConfig(t *testing.T) {
 	for range 3 {
 		w.clk.Advance(10 * time.Second)
 		pkts := []link.Packet{{Data: make([]byte, 65536)}}
-		if n, _ := w.peer.TryReadPackets(pkts); n == 1 {
+		if n, _ := w.peer.PollPackets(pkts); n == 1 {
 			probes++
 		}
 	}

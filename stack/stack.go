@@ -6,7 +6,8 @@
 //
 // A packet's way in, for a student reading along:
 //
-//  1. the pump goroutine reads a batch of packets from the link (pump.go);
+//  1. the pump goroutine reads a batch of packets from the link (pump.go),
+//     or a TCP reader busy-polling for its next request does (pollLink);
 //  2. DeliverPackets checks each IPv4 header (ipv4input.go): version,
 //     lengths, checksum, that the destination is one of ours, TTL; every
 //     reason to drop has its own counter (stats.go);
@@ -58,12 +59,15 @@ type Options struct {
 	ReadBatch int
 	// BusyPoll is how long a TCP reader that has just answered (it read,
 	// then wrote) watches for the next request before it parks, instead
-	// of sleeping at once: Linux's busy polling (SO_BUSY_POLL), at the
-	// level of goroutines. It shortens request-response round trips
-	// (docs/performance.md: 1.6x -> about 2x gVisor's on the benchmark
-	// machine) for some CPU: up to BusyPoll per answer while the peer
-	// answers within it, and about one such watch per 64 answers for a
-	// slower peer. Only without a read deadline, with GOMAXPROCS >= 2 and
+	// of sleeping at once: Linux's busy polling (SO_BUSY_POLL). While it
+	// watches, a link that implements link.Poller (tun, pipe) is read by
+	// the watching goroutine itself, so a request is read, delivered and
+	// handed to its reader without waking the pump or the reader
+	// (Stats().TCP.BusyPollRxPackets counts those packets). It shortens
+	// request-response round trips (docs/performance.md: from 1.6x to
+	// over 3x gVisor's on the benchmark machine) for some CPU: up to
+	// BusyPoll per answer while the peer answers within it, and about one
+	// such watch per 64 answers for a slower peer. Only without a read deadline, with GOMAXPROCS >= 2 and
 	// without Manual. Default DefaultBusyPoll; a negative value turns it
 	// off (Linux's default), for hosts that count CPU time or power.
 	BusyPoll time.Duration
@@ -163,6 +167,8 @@ type Stack struct {
 	closed    chan struct{}
 	pumpDone  chan struct{}
 	pumpErr   error
+
+	link linkReader // the pump's batch, shared with polling readers
 }
 
 // transport is what a transport protocol (TCP, UDP) offers the IPv4 layer.
@@ -245,6 +251,7 @@ func New(ep link.Endpoint, opts Options) (*Stack, error) {
 	if s.opts.Manual {
 		close(s.pumpDone)
 	} else {
+		s.link.init(ep, s.opts.ReadBatch)
 		go s.pump()
 	}
 	return s, nil

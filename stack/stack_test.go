@@ -63,7 +63,7 @@ func (h *harness) send(pkts ...[]byte) {
 		for i := range h.batch {
 			h.batch[i].Data = h.batch[i].Data[:cap(h.batch[i].Data)]
 		}
-		n, err := h.stackEnd.TryReadPackets(h.batch)
+		n, err := h.stackEnd.PollPackets(h.batch)
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func (h *harness) recv() [][]byte {
 		for i := range buf {
 			buf[i].Data = make([]byte, h.peer.MaxPacketSize())
 		}
-		n, err := h.peer.TryReadPackets(buf)
+		n, err := h.peer.PollPackets(buf)
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -357,7 +357,7 @@ func BenchmarkPing(b *testing.B) {
 	for b.Loop() {
 		h.s.DeliverPackets(in)
 		out[0].Data = out[0].Data[:cap(out[0].Data)]
-		if n, _ := h.peer.TryReadPackets(out); n != 1 {
+		if n, _ := h.peer.PollPackets(out); n != 1 {
 			b.Fatal("no reply")
 		}
 	}

@@ -156,6 +156,10 @@ type TCPStats struct {
 	// 3.9.2.2): they quoted a segment in flight, and either ended a
 	// connection attempt or became its soft error.
 	ICMPErrors uint64
+	// BusyPollRxPackets counts packets that a busy-polling TCP reader read
+	// from the link itself instead of the pump (Options.BusyPoll;
+	// Linux's TcpExt BusyPollRxPackets).
+	BusyPollRxPackets uint64
 }
 
 // UDPStats are the UDP counters, named as in /proc/net/snmp.
@@ -220,7 +224,7 @@ func (s *Stats) WriteTo(w io.Writer) (int64, error) {
 		{"CurrEstab", s.TCP.CurrEstab}, {"InSegs", s.TCP.InSegs}, {"OutSegs", s.TCP.OutSegs},
 		{"RetransSegs", s.TCP.RetransSegs}, {"InErrs", s.TCP.InErrs}, {"OutRsts", s.TCP.OutRsts},
 		{"InCsumErrors", s.TCP.InCsumErrors}, {"PMTUReductions", s.TCP.PMTUReductions},
-		{"ICMPErrors", s.TCP.ICMPErrors}})
+		{"ICMPErrors", s.TCP.ICMPErrors}, {"BusyPollRxPackets", s.TCP.BusyPollRxPackets}})
 	section("Udp", []namedCount{{"InDatagrams", s.UDP.InDatagrams}, {"NoPorts", s.UDP.NoPorts},
 		{"InErrors", s.UDP.InErrors}, {"OutDatagrams", s.UDP.OutDatagrams},
 		{"RcvbufErrors", s.UDP.RcvbufErrors}, {"InCsumErrors", s.UDP.InCsumErrors}})
@@ -251,7 +255,7 @@ type stackCounters struct {
 	}
 	tcp struct {
 		activeOpens, passiveOpens, attemptFails, estabResets, currEstab,
-		inSegs, outSegs, retransSegs, inErrs, outRsts, inCsumErrors, pmtuReductions, icmpErrorsTaken counter
+		inSegs, outSegs, retransSegs, inErrs, outRsts, inCsumErrors, pmtuReductions, icmpErrorsTaken, busyPollRxPackets counter
 	}
 	udp struct {
 		inDatagrams, noPorts, inErrors, outDatagrams, rcvbufErrors, inCsumErrors counter
@@ -285,6 +289,7 @@ func (c *stackCounters) snapshot() Stats {
 		RetransSegs: c.tcp.retransSegs.get(), InErrs: c.tcp.inErrs.get(),
 		OutRsts: c.tcp.outRsts.get(), InCsumErrors: c.tcp.inCsumErrors.get(),
 		PMTUReductions: c.tcp.pmtuReductions.get(), ICMPErrors: c.tcp.icmpErrorsTaken.get(),
+		BusyPollRxPackets: c.tcp.busyPollRxPackets.get(),
 	}
 	s.UDP = UDPStats{
 		InDatagrams: c.udp.inDatagrams.get(), NoPorts: c.udp.noPorts.get(),

@@ -467,7 +467,7 @@ func (c *TCPConn) spin(d *deadline) bool {
 		return false
 	}
 	c.mu.Unlock()
-	woken, waited := spinForWake(d.wake, c.s.opts.BusyPoll)
+	woken, waited := c.s.spinForWake(d.wake, c.s.opts.BusyPoll)
 	c.mu.Lock()
 	switch {
 	case woken && waited:
@@ -488,10 +488,10 @@ func (c *TCPConn) spin(d *deadline) bool {
 // per look would only delay its answer being seen.
 const spinProcessorOnly = 10 * time.Microsecond
 
-// spinForWake watches wake for at most budget, yielding the processor
-// to other goroutines and the CPU to other threads between looks. woken
-// reports that it took the token; waited, that it was not there at the
-// first look.
+// spinForWake watches wake for at most budget, reading the link itself
+// between looks (pollLink) and yielding the processor to other goroutines
+// and the CPU to other threads. woken reports that it took the token;
+// waited, that it was not there at the first look.
 //
 // A goroutine parked in a channel receive is made runnable by the pump's
 // send, and the Go runtime then wakes a second thread to look for work
@@ -499,15 +499,18 @@ const spinProcessorOnly = 10 * time.Microsecond
 // again; and a thread that sleeps lets its CPU halt, which in a virtual
 // machine makes the next wake-up an interrupt through the hypervisor
 // (docs/performance.md: half of a round trip on the benchmark machine). A
-// reader that is still running when the token arrives takes it with none
-// of that. This is Linux's busy polling (SO_BUSY_POLL) at the level of
+// reader that is still running when its data arrives takes it with none
+// of that, and one that reads the link itself does not even wait for the
+// pump to be woken: the request is read, delivered and handed over on one
+// goroutine. This is Linux's busy polling (SO_BUSY_POLL, which polls the
+// device's queue from the socket's system call) at the level of
 // goroutines; sched_yield(2) between looks lets the peer, if it shares
 // this CPU, answer meanwhile.
 //
 // Only with more than one processor: with one, the pump could not run
 // while this goroutine watches (the network is polled when a processor has
 // nothing else to do).
-func spinForWake(wake <-chan struct{}, budget time.Duration) (woken, waited bool) {
+func (s *Stack) spinForWake(wake <-chan struct{}, budget time.Duration) (woken, waited bool) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		return false, false
 	}
@@ -523,6 +526,9 @@ func spinForWake(wake <-chan struct{}, budget time.Duration) (woken, waited bool
 			return false, true
 		}
 		waited = true
+		if s.pollLink() {
+			continue // look for the token at once
+		}
 		runtime.Gosched()
 		if spun > spinProcessorOnly {
 			yieldCPU()

@@ -19,7 +19,7 @@ func TestTimerFiresEarlyAndSendsOnTime(t *testing.T) {
 	c := w.conn
 	noneSent := func() {
 		t.Helper()
-		if n, _ := w.peer.TryReadPackets(w.outBatch[:1]); n != 0 {
+		if n, _ := w.peer.PollPackets(w.outBatch[:1]); n != 0 {
 			t.Fatalf("at %v the stack sent a packet: % x", w.clk.Now(), w.outBatch[0].Data[:min(40, len(w.outBatch[0].Data))])
 		}
 	}

@@ -395,7 +395,7 @@ func TestUDPNoAllocation(t *testing.T) {
 		for i := range drain {
 			drain[i].Data = drain[i].Data[:cap(drain[i].Data)]
 		}
-		h.peer.TryReadPackets(drain)
+		h.peer.PollPackets(drain)
 	}
 	step()
 	if n := testing.AllocsPerRun(200, step); n != 0 {

@@ -94,7 +94,7 @@ func (n *net) settle(d time.Duration) {
 			for i := range n.batch {
 				n.batch[i].Data = make([]byte, 0, 1500)
 			}
-			if k, _ := hop.ep.TryReadPackets(n.batch); k > 0 {
+			if k, _ := hop.ep.PollPackets(n.batch); k > 0 {
 				hop.st.DeliverPackets(n.batch[:k])
 				moved = true
 			}

@@ -73,7 +73,7 @@ func (r *rig) write(from, to, size int) {
 // drain records what has reached the far end by now.
 func (r *rig) drain() {
 	for {
-		n, err := r.far.TryReadPackets(r.recv)
+		n, err := r.far.PollPackets(r.recv)
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -495,7 +495,7 @@ func TestRealClockDelivers(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d of 200 packets arrived", got)
 		}
-		n, _ := far.TryReadPackets(in)
+		n, _ := far.PollPackets(in)
 		for _, p := range in[:n] {
 			w, i := number(p.Data)/1000, number(p.Data)%1000
 			if i <= last[w] {
@@ -536,7 +536,7 @@ func TestNoAllocationsInSteadyState(t *testing.T) {
 	round := func() {
 		r.imp.WritePackets(out)
 		r.clk.Advance(2 * time.Millisecond)
-		r.far.TryReadPackets(r.recv)
+		r.far.PollPackets(r.recv)
 	}
 	for range 50 {
 		round()
@@ -578,7 +578,7 @@ func BenchmarkImpair(b *testing.B) {
 		imp.WritePackets(out)
 		clk.Advance(time.Millisecond)
 		for far.Pending() > 0 {
-			far.TryReadPackets(in)
+			far.PollPackets(in)
 		}
 	}
 	b.ReportMetric(float64(len(out)*b.N)/b.Elapsed().Seconds(), "pkts/s")

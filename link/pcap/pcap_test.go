@@ -283,7 +283,7 @@ func TestNoAllocationsInSteadyState(t *testing.T) {
 		peer.WritePackets(out)
 		tee.ReadPackets(in)
 		tee.WritePackets(out) // held behind the batch just read
-		peer.TryReadPackets(sink)
+		peer.PollPackets(sink)
 	}
 	round()
 	round()
@@ -354,7 +354,7 @@ func BenchmarkTee(b *testing.B) {
 		peer.WritePackets(out)
 		tee.ReadPackets(in)
 		tee.WritePackets(out)
-		peer.TryReadPackets(sink)
+		peer.PollPackets(sink)
 	}
 	b.ReportMetric(float64(2*len(out)*b.N)/b.Elapsed().Seconds(), "pkts/s")
 }

@@ -27,17 +27,17 @@ func ExampleNew() {
 	// {Sent:1 Dropped:0 Delivered:0}
 }
 
-// TryReadPackets never blocks, which suits tests that move packets one step
+// PollPackets never blocks, which suits tests that move packets one step
 // at a time.
-func ExampleEndpoint_TryReadPackets() {
+func ExampleEndpoint_PollPackets() {
 	a, b := pipe.New(pipe.Options{})
 	in := []link.Packet{{Data: make([]byte, 0, b.MaxPacketSize())}}
 
-	n, _ := b.TryReadPackets(in)
+	n, _ := b.PollPackets(in)
 	fmt.Println("before:", n, b.Pending())
 	a.WritePackets([]link.Packet{{Data: []byte{0x45}}, {Data: []byte{0x45}}})
 	fmt.Println("queued:", b.Pending())
-	n, _ = b.TryReadPackets(in)
+	n, _ = b.PollPackets(in)
 	fmt.Println("read:", n, "left:", b.Pending())
 	// Output:
 	// before: 0 0

@@ -65,8 +65,9 @@ type Stats struct {
 	Delivered uint64
 }
 
-// Endpoint is one end of a pipe. It implements link.Endpoint and is safe for
-// one reader and any number of writers at once.
+// Endpoint is one end of a pipe. It implements link.Endpoint and
+// link.Poller, and is safe for one reader (or one waiter and pollers that
+// take turns) and any number of writers at once.
 type Endpoint struct {
 	mtu      int
 	maxSize  int
@@ -80,7 +81,10 @@ type Endpoint struct {
 	delivered atomic.Uint64
 }
 
-var _ link.Endpoint = (*Endpoint)(nil)
+var (
+	_ link.Endpoint = (*Endpoint)(nil)
+	_ link.Poller   = (*Endpoint)(nil)
+)
 
 // New returns the two connected ends of a new pipe.
 func New(opts Options) (a, b *Endpoint) {
@@ -148,10 +152,17 @@ func (e *Endpoint) ReadPackets(pkts []link.Packet) (int, error) {
 	return e.read(pkts, true)
 }
 
-// TryReadPackets is ReadPackets without the wait: it returns 0 and no error
-// when nothing is queued. It lets a test move packets one step at a time.
-func (e *Endpoint) TryReadPackets(pkts []link.Packet) (int, error) {
+// PollPackets is ReadPackets without the wait: it returns 0 and no error
+// when nothing is queued (link.Poller). It also lets a test move packets
+// one step at a time.
+func (e *Endpoint) PollPackets(pkts []link.Packet) (int, error) {
 	return e.read(pkts, false)
+}
+
+// WaitPackets blocks until a packet is queued for this endpoint, without
+// taking it (link.Poller). After Close it returns link.ErrClosed.
+func (e *Endpoint) WaitPackets() error {
+	return e.in.wait()
 }
 
 func (e *Endpoint) read(pkts []link.Packet, wait bool) (int, error) {
@@ -268,6 +279,19 @@ func (q *queue) pop(pkts []link.Packet, wait bool) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// wait blocks until a packet is queued or the queue is closed.
+func (q *queue) wait() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.count == 0 && !q.closed {
+		q.nonEmpty.Wait()
+	}
+	if q.closed {
+		return link.ErrClosed
+	}
+	return nil
 }
 
 func (q *queue) len() int {

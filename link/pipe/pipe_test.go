@@ -62,8 +62,8 @@ func TestWriteThenRead(t *testing.T) {
 	if n, err := b.WritePackets(out[:1]); n != 1 || err != nil {
 		t.Fatalf("b.WritePackets = %d, %v", n, err)
 	}
-	if n, err := a.TryReadPackets(in); n != 1 || err != nil || !bytes.Equal(in[0].Data, want[0]) {
-		t.Fatalf("a.TryReadPackets = %d, %v", n, err)
+	if n, err := a.PollPackets(in); n != 1 || err != nil || !bytes.Equal(in[0].Data, want[0]) {
+		t.Fatalf("a.PollPackets = %d, %v", n, err)
 	}
 }
 
@@ -91,13 +91,13 @@ func TestBatchSmallerThanQueue(t *testing.T) {
 	}
 	in := batch(2, 1500)
 	for _, want := range []int{2, 2, 1} {
-		n, err := b.TryReadPackets(in)
+		n, err := b.PollPackets(in)
 		if n != want || err != nil {
-			t.Fatalf("TryReadPackets = %d, %v; want %d", n, err, want)
+			t.Fatalf("PollPackets = %d, %v; want %d", n, err, want)
 		}
 	}
-	if n, err := b.TryReadPackets(in); n != 0 || err != nil {
-		t.Fatalf("TryReadPackets on empty = %d, %v; want 0, nil", n, err)
+	if n, err := b.PollPackets(in); n != 0 || err != nil {
+		t.Fatalf("PollPackets on empty = %d, %v; want 0, nil", n, err)
 	}
 }
 
@@ -110,7 +110,7 @@ func TestOrderAcrossWraparound(t *testing.T) {
 			a.WritePackets([]link.Packet{{Data: packet(byte(round*2)+next%2, 30)}})
 			next++
 		}
-		n, err := b.TryReadPackets(in)
+		n, err := b.PollPackets(in)
 		if n != 2 || err != nil {
 			t.Fatalf("round %d: %d, %v", round, n, err)
 		}
@@ -136,7 +136,7 @@ func TestFullQueueDrops(t *testing.T) {
 		t.Fatalf("Stats = %+v; want 4 sent, 2 dropped", st)
 	}
 	in := batch(8, 1500)
-	n, _ := b.TryReadPackets(in)
+	n, _ := b.PollPackets(in)
 	if n != 4 {
 		t.Fatalf("read %d, want the 4 that fit", n)
 	}
@@ -168,10 +168,10 @@ func TestShortBuffer(t *testing.T) {
 	a, b := New(Options{})
 	a.WritePackets([]link.Packet{{Data: packet(0, 40)}, {Data: packet(1, 1000)}})
 	in := []link.Packet{{Data: make([]byte, 0, 100)}, {Data: make([]byte, 0, 100)}}
-	if n, err := b.TryReadPackets(in); n != 1 || err != nil {
+	if n, err := b.PollPackets(in); n != 1 || err != nil {
 		t.Fatalf("first read = %d, %v; want 1 (second does not fit)", n, err)
 	}
-	if n, err := b.TryReadPackets(in); n != 0 || !errors.Is(err, io.ErrShortBuffer) {
+	if n, err := b.PollPackets(in); n != 0 || !errors.Is(err, io.ErrShortBuffer) {
 		t.Fatalf("second read = %d, %v; want io.ErrShortBuffer", n, err)
 	}
 	if b.Pending() != 1 {
@@ -359,4 +359,53 @@ func sizeName(n int) string {
 		return "64B"
 	}
 	return "1500B"
+}
+
+// As a link.Poller: PollPackets never waits, WaitPackets waits for a packet
+// without taking it, and both report Close.
+func TestPoller(t *testing.T) {
+	a, b := New(Options{})
+	in := batch(4, 1500)
+	if n, err := b.PollPackets(in); n != 0 || err != nil {
+		t.Fatalf("PollPackets on an empty pipe = %d, %v; want 0, nil", n, err)
+	}
+	woke := make(chan error, 1)
+	go func() { woke <- b.WaitPackets() }()
+	select {
+	case err := <-woke:
+		t.Fatalf("WaitPackets returned %v with nothing queued", err)
+	case <-time.After(10 * time.Millisecond):
+	}
+	a.WritePackets([]link.Packet{{Data: packet(1, 20)}, {Data: packet(2, 20)}})
+	select {
+	case err := <-woke:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitPackets still blocked 5s after a packet was queued")
+	}
+	if b.Pending() != 2 {
+		t.Fatalf("WaitPackets took packets: %d pending, want 2", b.Pending())
+	}
+	if err := b.WaitPackets(); err != nil { // a packet is queued: no wait
+		t.Fatal(err)
+	}
+	if n, err := b.PollPackets(in); n != 2 || err != nil || !bytes.Equal(in[1].Data, packet(2, 20)) {
+		t.Fatalf("PollPackets = %d, %v, second % x", n, err, in[1].Data)
+	}
+	go func() { woke <- b.WaitPackets() }()
+	time.Sleep(10 * time.Millisecond) // let it block; passes either way
+	b.Close()
+	select {
+	case err := <-woke:
+		if !errors.Is(err, link.ErrClosed) {
+			t.Fatalf("WaitPackets after Close = %v, want link.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitPackets still blocked 5s after Close")
+	}
+	if _, err := b.PollPackets(in); !errors.Is(err, link.ErrClosed) {
+		t.Fatalf("PollPackets after Close = %v, want link.ErrClosed", err)
+	}
 }

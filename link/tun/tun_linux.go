@@ -71,13 +71,18 @@ type Endpoint struct {
 	// Reader state, used by readBatch inside conn.Read. Kept in the
 	// Endpoint, with the callback bound once in Open, so that a read
 	// allocates nothing.
-	readMu   sync.Mutex
-	readPkts []link.Packet
-	readN    int
-	readErr  error
-	readFn   func(fd uintptr) bool
-	readHdr  [vnetHdrLen]byte
-	readIov  [2]unix.Iovec
+	readMu        sync.Mutex
+	readPkts      []link.Packet
+	readN         int
+	readErr       error
+	readControlFn func(fd uintptr)
+	readHdr       [vnetHdrLen]byte
+	readIov       [2]unix.Iovec
+
+	// WaitPackets' state: waitFn is waitReady, bound once.
+	waitMu    sync.Mutex
+	waitAsked bool
+	waitFn    func(fd uintptr) bool
 
 	// Writer state, likewise; writeMu serialises writers.
 	writeMu   sync.Mutex
@@ -89,7 +94,10 @@ type Endpoint struct {
 	writeIov  [2]unix.Iovec
 }
 
-var _ link.Endpoint = (*Endpoint)(nil)
+var (
+	_ link.Endpoint = (*Endpoint)(nil)
+	_ link.Poller   = (*Endpoint)(nil)
+)
 
 // Open opens the TUN device called name, creating it if it does not exist,
 // in the network namespace of the calling thread. An empty name lets the
@@ -159,7 +167,8 @@ func Open(name string, opts Options) (*Endpoint, error) {
 		name: devName, mtu: mtu, devMTU: devMTU, file: file, conn: conn,
 		vnetHdr: vnetHdr, offloads: offloads, maxPacket: maxPacket,
 	}
-	e.readFn = e.readBatch
+	e.readControlFn = e.readBatch
+	e.waitFn = e.waitReady
 	e.writeFn = e.writeBatch
 	return e, nil
 }
@@ -267,7 +276,8 @@ func (e *Endpoint) Offloads() link.Offloads { return e.offloads }
 // it and every further packet already queued, until pkts is full. Each
 // pkts[i].Data must have capacity MaxPacketSize; if pkts[0].Data is smaller
 // it returns io.ErrShortBuffer without reading (a TUN read would silently
-// cut the packet). After Close it returns link.ErrClosed.
+// cut the packet). After Close it returns link.ErrClosed. It is PollPackets
+// and WaitPackets in a loop, so other goroutines may poll meanwhile.
 //
 // With offloads, each packet's virtio_net_hdr becomes its Offload: a TCP
 // super-packet has GSOType GSOTCPv4 and GSOSize the sender's MSS, to be
@@ -281,6 +291,22 @@ func (e *Endpoint) Offloads() link.Offloads { return e.offloads }
 // gso.CompleteChecksum. A frame whose header does not decode (a GSO type
 // this package does not know) is dropped and reading goes on.
 func (e *Endpoint) ReadPackets(pkts []link.Packet) (int, error) {
+	for {
+		n, err := e.PollPackets(pkts)
+		if n > 0 || err != nil || len(pkts) == 0 {
+			return n, err
+		}
+		if err := e.WaitPackets(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// PollPackets reads the packets the kernel has already queued for the
+// device, until pkts is full, and returns 0 and a nil error when there are
+// none; it never waits (link.Poller). Buffers and offloads are as for
+// ReadPackets. Concurrent calls are serialised.
+func (e *Endpoint) PollPackets(pkts []link.Packet) (int, error) {
 	if len(pkts) == 0 {
 		return 0, nil
 	}
@@ -290,7 +316,7 @@ func (e *Endpoint) ReadPackets(pkts []link.Packet) (int, error) {
 	e.readMu.Lock()
 	defer e.readMu.Unlock()
 	e.readPkts, e.readN, e.readErr = pkts, 0, nil
-	err := e.conn.Read(e.readFn)
+	err := e.conn.Control(e.readControlFn)
 	n := e.readN
 	if err == nil && n == 0 {
 		err = e.readErr
@@ -304,13 +330,46 @@ func (e *Endpoint) ReadPackets(pkts []link.Packet) (int, error) {
 	return 0, e.mapErr(err)
 }
 
-// readBatch runs inside conn.Read with the descriptor. Returning false asks
-// the poller to wait for readability and call it again.
-func (e *Endpoint) readBatch(fd uintptr) bool {
+// WaitPackets blocks until the device may have a packet to read
+// (link.Poller). The runtime's poller reports each packet the kernel
+// queues; but it forgets a report it holds when a wait begins, so after
+// that reset the descriptor is asked directly (poll(2) with no timeout),
+// and a packet queued since the last PollPackets is not missed.
+func (e *Endpoint) WaitPackets() error {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	e.waitAsked = false
+	return e.mapErr(e.conn.Read(e.waitFn))
+}
+
+// waitReady runs inside conn.Read: its first call, right after the
+// poller's reset, asks the descriptor; later calls come after the poller
+// saw it become readable.
+func (e *Endpoint) waitReady(fd uintptr) bool {
+	if e.waitAsked {
+		return true
+	}
+	e.waitAsked = true
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		// An error (a closed device) counts as ready: the read that follows
+		// reports it.
+		return err != nil || n > 0
+	}
+}
+
+// readBatch reads packets from the descriptor into e.readPkts until it is
+// full or the kernel's queue is empty. It runs inside conn.Control, which
+// does not wait.
+func (e *Endpoint) readBatch(fd uintptr) {
 	for e.readN < len(e.readPkts) {
 		p := &e.readPkts[e.readN]
 		if cap(p.Data) < e.maxPacket {
-			return true // the rest of the batch has no room; stop here
+			return // the rest of the batch has no room; stop here
 		}
 		buf := p.Data[:cap(p.Data)]
 		var n int
@@ -324,10 +383,10 @@ func (e *Endpoint) readBatch(fd uintptr) bool {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			return e.readN > 0
+			return
 		case err != nil:
 			e.readErr = err
-			return true
+			return
 		}
 		p.Offload = link.Offload{}
 		if e.vnetHdr {
@@ -347,7 +406,6 @@ func (e *Endpoint) readBatch(fd uintptr) bool {
 		p.Data = buf[:n]
 		e.readN++
 	}
-	return true
 }
 
 // readv reads one frame: the virtio_net_hdr into e.readHdr and the packet
