@@ -26,11 +26,15 @@ const ecnDSCP = 0x20
 // a virtual clock.
 type ecnPeer struct {
 	*errWorld
-	c      *TCPConn
-	port   uint16  // the stack's port
-	seq    tcp.Seq // the peer's next sequence number
-	iss    tcp.Seq // the stack's initial sequence number
-	peerTS bool    // the peer's segments carry timestamps
+	c        *TCPConn
+	port     uint16  // the stack's port
+	peerPort uint16  // the peer's port
+	seq      tcp.Seq // the peer's next sequence number
+	iss      tcp.Seq // the stack's initial sequence number
+	// With timestamps, the peer's segments carry TSopt: TSval counts up
+	// from tsVal, TSecr echoes the stack's last TSval.
+	timestamps    bool
+	tsVal, tsEcho uint32
 }
 
 // newECNWorld is newErrWorld with the stack's Options.
@@ -62,7 +66,7 @@ func dialECN(t *testing.T, cfg tcp.Config, wnd uint16, synAck tcp.Options) *ecnP
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &ecnPeer{errWorld: w, c: c, port: 40000, seq: 7000}
+	p := &ecnPeer{errWorld: w, c: c, port: 40000, peerPort: 80, seq: 7000}
 	ecn, syn := p.next()
 	if syn.Flags != tcp.FlagSYN|tcp.FlagECE|tcp.FlagCWR || ecn != tcp.NotECT {
 		t.Fatalf("SYN %v sent as %v, want an ECN-setup SYN, Not-ECT (6.1.1)", syn.Flags, ecn)
@@ -85,9 +89,10 @@ func dialECN(t *testing.T, cfg tcp.Config, wnd uint16, synAck tcp.Options) *ecnP
 // send delivers a segment from the peer, with f.ECN in its IP header.
 func (p *ecnPeer) send(f tcp.HeaderFields, payload string) {
 	p.t.Helper()
-	f.SrcPort, f.DstPort = 80, p.port
-	if f.Options.HasTimestamps || p.peerTS {
-		f.Options.HasTimestamps = true
+	f.SrcPort, f.DstPort = p.peerPort, p.port
+	if p.timestamps {
+		p.tsVal++
+		f.Options.HasTimestamps, f.Options.TSVal, f.Options.TSEcr = true, p.tsVal, p.tsEcho
 	}
 	seg := make([]byte, tcp.HeaderMinLen+f.Options.EncodedLen()+len(payload))
 	n, err := f.Encode(seg)
@@ -107,7 +112,17 @@ func (p *ecnPeer) send(f tcp.HeaderFields, payload string) {
 // its IP header's TOS byte.
 func (p *ecnPeer) next() (tcp.ECNCodepoint, tcp.Segment) {
 	p.t.Helper()
-	return decodeECN(p.t, p.sent())
+	return p.decode(p.sent())
+}
+
+// decode is decodeECN, noting the stack's TSval for the peer to echo.
+func (p *ecnPeer) decode(pkt []byte) (tcp.ECNCodepoint, tcp.Segment) {
+	p.t.Helper()
+	ecn, seg := decodeECN(p.t, pkt)
+	if seg.Options.HasTimestamps {
+		p.tsEcho = seg.Options.TSVal
+	}
+	return ecn, seg
 }
 
 // nextWithin advances the clock in steps of 10 ms until the stack sends a
@@ -117,7 +132,7 @@ func (p *ecnPeer) nextWithin(limit time.Duration) (tcp.ECNCodepoint, tcp.Segment
 	for waited := time.Duration(0); waited <= limit; waited += 10 * time.Millisecond {
 		pkts := []link.Packet{{Data: make([]byte, 65536)}}
 		if n, _ := p.peer.TryReadPackets(pkts); n == 1 {
-			return decodeECN(p.t, pkts[0].Data)
+			return p.decode(pkts[0].Data)
 		}
 		p.clk.Advance(10 * time.Millisecond)
 	}
@@ -309,5 +324,91 @@ func TestRFC3168Section616WindowProbesNotECT(t *testing.T) {
 	}
 	if ecn, seg := p.next(); seg.Seq != una+500 || seg.Flags&tcp.FlagCWR == 0 || ecn != tcp.ECT0 {
 		t.Fatalf("new data: %v seq=%d as %v, want CWR, ECT(0)", seg.Flags, seg.Seq, ecn)
+	}
+}
+
+// TestSYNCookieKeepsECN: under a SYN flood a listener answers an
+// ECN-setup SYN with a cookie, keeping nothing; when the SYN carried
+// timestamps the cookie SYN-ACK is an ECN-setup SYN-ACK (ECE, Not-ECT:
+// RFC 3168 6.1.1) with the agreement in its TSval, which the final ACK
+// echoes, and the connection it creates uses ECN: its data goes out
+// ECT(0), and a CE mark is echoed with ECE. Without timestamps the cookie
+// cannot keep the agreement, so the SYN-ACK is a plain one and neither
+// end uses ECN; nor with tcp.ECNOff.
+func TestSYNCookieKeepsECN(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		mode       tcp.ECNMode
+		timestamps bool
+		wantECN    bool
+	}{
+		{"timestamps", tcp.ECNAccept, true, true},
+		{"no timestamps", tcp.ECNAccept, false, false},
+		{"ECNOff", tcp.ECNOff, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := tcp.DefaultConfig()
+			cfg.ECN = c.mode
+			w := newECNWorld(t, Options{TCP: cfg})
+			l, err := w.s.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 80), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A half-open connection fills the backlog of one.
+			first := &ecnPeer{errWorld: w, port: 80, peerPort: 4000, seq: 1000}
+			first.send(tcp.HeaderFields{Seq: first.seq, Flags: tcp.FlagSYN, Window: 65535}, "")
+			first.next()
+
+			p := &ecnPeer{errWorld: w, port: 80, peerPort: 4001, seq: 5000, timestamps: c.timestamps}
+			p.send(tcp.HeaderFields{Seq: p.seq, Flags: tcp.FlagSYN | tcp.FlagECE | tcp.FlagCWR, Window: 65535,
+				Options: tcp.Options{HasMSS: true, MSS: 1000, SACKPermitted: true}}, "")
+			p.seq++
+			ecn, synAck := p.next()
+			if sent, _, _ := l.SYNCookieStats(); sent != 1 {
+				t.Fatalf("%d cookies sent, want the SYN-ACK to be one", sent)
+			}
+			want := tcp.FlagSYN | tcp.FlagACK
+			if c.wantECN {
+				want |= tcp.FlagECE
+			}
+			if synAck.Flags != want || ecn != tcp.NotECT {
+				t.Fatalf("cookie SYN-ACK %v as %v, want %v, Not-ECT", synAck.Flags, ecn, want)
+			}
+			if synAck.Options.HasTimestamps != c.timestamps {
+				t.Fatalf("cookie SYN-ACK with timestamps %v, want %v", synAck.Options.HasTimestamps, c.timestamps)
+			}
+			p.iss = synAck.Seq
+			p.send(tcp.HeaderFields{Seq: p.seq, Ack: p.iss + 1, Flags: tcp.FlagACK, Window: 65535}, "")
+			conn := l.TryAcceptTCP()
+			if conn == nil {
+				t.Fatal("the cookie's ACK made no connection")
+			}
+			if _, accepted, _ := l.SYNCookieStats(); accepted != 1 {
+				t.Fatalf("%d cookies accepted, want 1", accepted)
+			}
+			if got := conn.Stats().ECN; got != c.wantECN {
+				t.Fatalf("connection's ECN %v, want %v", got, c.wantECN)
+			}
+
+			if _, err := conn.Write([]byte("reply")); err != nil {
+				t.Fatal(err)
+			}
+			wantData := tcp.NotECT
+			if c.wantECN {
+				wantData = tcp.ECT0
+			}
+			if ecn, data := p.next(); len(data.Payload) != 5 || ecn != wantData {
+				t.Fatalf("data: %d bytes as %v, want 5 as %v", len(data.Payload), ecn, wantData)
+			}
+			p.send(tcp.HeaderFields{Seq: p.seq, Ack: p.iss + 1 + 5, Flags: tcp.FlagACK | tcp.FlagPSH, Window: 65535,
+				ECN: tcp.CE}, "marked")
+			wantACK := tcp.FlagACK
+			if c.wantECN {
+				wantACK |= tcp.FlagECE
+			}
+			if ecn, ack := p.nextWithin(time.Second); ack.Flags != wantACK || ack.Ack != p.seq+6 || ecn != tcp.NotECT {
+				t.Fatalf("answer to a CE mark: %v ack=%d as %v, want %v ack=%d, Not-ECT", ack.Flags, ack.Ack, ecn, wantACK, p.seq+6)
+			}
+		})
 	}
 }

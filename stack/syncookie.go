@@ -23,9 +23,11 @@ import (
 // peer that received the SYN+ACK can return cookie+1 in its ACK; the
 // listener then recomputes the hashes, accepts a count at most one tick
 // old and a valid index, and builds the connection from the ACK
-// (tcp.NewConnFromCookie). Window scale and SACK-permitted travel in the
-// timestamp (tcp.CookieSYNACK); without timestamps they are lost, the
-// price of keeping no state.
+// (tcp.NewConnFromCookie). Window scale, SACK-permitted and the ECN
+// agreement (RFC 3168 6.1.1) travel in the timestamp (tcp.CookieSYNACK);
+// without timestamps they are lost, the price of keeping no state, and an
+// ECN-setup SYN is answered with a plain SYN-ACK so that neither end uses
+// ECN.
 
 // cookieMSSTable is what a cookie can say about the peer's MSS (Linux's
 // msstab): the largest entry not above the MSS the SYN offered.

@@ -7,7 +7,7 @@ import "time"
 // initial sequence number of its SYN+ACK (the cookie, made by the stack:
 // a keyed hash of the four-tuple and a time counter, with an index into a
 // table of MSS values) and, when the peer uses timestamps, in the TSval of
-// that SYN+ACK (window scale and SACK-permitted, as Linux does). The
+// that SYN+ACK (window scale, SACK-permitted and ECN, as Linux does). The
 // peer's ACK returns both; the stack checks the cookie and builds the
 // connection with NewConnFromCookie, directly in ESTABLISHED.
 
@@ -17,25 +17,35 @@ type CookieOptions struct {
 	WindowScale int  // the peer's window shift, or -1 when not in use
 	SACK        bool // the peer permitted SACK
 	Timestamps  bool // the connection uses timestamps
+	ECN         bool // the SYN+ACK agreed to the peer's ECN-setup SYN (RFC 3168 6.1.1)
 }
 
 // Bits of a cookie SYN+ACK's TSval that carry options (RFC 4987 leaves the
 // encoding to the implementation; this one is Linux's): the low 4 bits
-// hold the peer's window shift (15: none), bit 4 says SACK-permitted.
+// hold the peer's window shift (15: none), bit 4 says SACK-permitted, bit
+// 5 that the SYN+ACK was an ECN-setup SYN-ACK.
 const (
 	cookieTSBits    = 6
 	cookieTSMask    = 1<<cookieTSBits - 1
 	cookieWSNone    = 0xf
 	cookieSACKBit   = 1 << 4
+	cookieECNBit    = 1 << 5
 	cookieWSBitMask = 0xf
 )
 
 // CookieSYNACK returns the SYN+ACK with which a listener configured by
 // cfg answers syn without keeping state: sequence number iss (the cookie),
 // ACK of the SYN, our MSS, and, when the peer offered timestamps, TSopt
-// carrying its window scale and SACK-permitted in the TSval (without
+// carrying its window scale, SACK-permitted and ECN in the TSval. Without
 // timestamps there is nowhere to keep them, so the connection goes without
-// window scaling and SACK). The window is unscaled, as in any SYN.
+// window scaling, SACK and ECN: an ECN-setup SYN is then answered with a
+// plain SYN-ACK (no ECE), which RFC 3168 6.1.1 allows ("If a host has
+// received an ECN-setup SYN packet, then it MAY send an ECN-setup SYN-ACK
+// packet"), and the peer then sets ECT on nothing either (6.1.1: not
+// without having received an ECN-setup SYN-ACK). Linux does the same
+// (tcp_conn_request). The window is unscaled, as in any SYN, and the IP
+// header is Not-ECT (6.1.1: "A host MUST NOT set ECT on SYN or SYN-ACK
+// packets").
 func CookieSYNACK(cfg Config, syn *Segment, iss Seq, now time.Time) HeaderFields {
 	f := HeaderFields{SrcPort: syn.DstPort, DstPort: syn.SrcPort, Seq: iss, Ack: syn.Seq.Add(1),
 		Flags: FlagSYN | FlagACK}
@@ -57,6 +67,10 @@ func CookieSYNACK(cfg Config, syn *Segment, iss Seq, now time.Time) HeaderFields
 	if cfg.SACK && syn.Options.SACKPermitted {
 		bits |= cookieSACKBit
 		f.Options.SACKPermitted = true
+	}
+	if cfg.ECN != ECNOff && isECNSetupSYN(syn) {
+		bits |= cookieECNBit
+		f.Flags |= FlagECE // an ECN-setup SYN-ACK (6.1.1)
 	}
 	// The TSval must not run ahead of the connection's later ones (the
 	// peer's PAWS would drop them): round the clock down to the option
@@ -84,6 +98,7 @@ func CookieOptionsFromACK(ack *Segment, mss int) CookieOptions {
 		o.WindowScale = ws
 	}
 	o.SACK = bits&cookieSACKBit != 0
+	o.ECN = bits&cookieECNBit != 0
 	return o
 }
 
@@ -126,6 +141,9 @@ func NewConnFromCookie(cfg Config, id FourTuple, ack Segment, opts CookieOptions
 	}
 	c.sackOK = cfg.SACK && opts.SACK
 	c.tsOK = cfg.Timestamps && opts.Timestamps
+	// The SYN+ACK was an ECN-setup SYN-ACK answering an ECN-setup SYN: ECN
+	// is agreed (RFC 3168 6.1.1), as in ecnTakeSYN.
+	c.ecnOK = cfg.ECN != ECNOff && c.tsOK && opts.ECN
 	if c.tsOK {
 		c.tsRecent, c.tsRecentAt = ack.Options.TSVal, now
 		c.sndMSS = max(c.sndMSS-timestampsOptionLen, minSendMSS)

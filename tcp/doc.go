@@ -45,9 +45,11 @@
 //     segment when the link offers segmentation offload
 //     (Config.GSOMaxSize).
 //   - Congestion signals. With ECN (RFC 3168, ecn.go; Config.ECN) a
-//     router marks a packet instead of dropping it: data goes out as
-//     ECT(0), the receiver echoes a CE mark with ECE until the sender's
-//     CWR, and the sender halves its window once per window of data.
+//     router marks a packet instead of dropping it: new data goes out as
+//     ECT(0), while SYNs, pure ACKs, retransmissions and window probes
+//     stay Not-ECT (6.1.1, 6.1.4 - 6.1.6); the receiver echoes a CE mark
+//     with ECE until the sender's CWR, and the sender halves its window
+//     once per window of data.
 //   - Losing. recovery.go finds and resends lost data. With a peer that
 //     does SACK (RFC 2018) a scoreboard (scoreboard.go) records each
 //     segment in flight: when it was sent, whether the peer SACKed it,
@@ -79,7 +81,8 @@
 //     documented with the RFC text that allows both.
 //     Under a SYN flood the stack answers with SYN cookies (RFC 4987):
 //     CookieSYNACK builds the stateless SYN+ACK, NewConnFromCookie the
-//     connection its ACK completes (cookie.go).
+//     connection its ACK completes (cookie.go); window scale, SACK and
+//     ECN survive in the TSval when the peer uses timestamps.
 //   - Closing. Close and Shutdown (conn.go) queue our FIN; the FIN-WAIT,
 //     CLOSING, LAST-ACK and TIME-WAIT states are handled in processAck and
 //     processTextAndFIN (input.go). Abort sends a RST.

@@ -20,8 +20,9 @@ func isECNSetupSYNACK(seg *Segment) bool {
 }
 
 // ecnTakeSYN decides about ECN when the peer's SYN arrives: in LISTEN,
-// "If a host receives an ECN-setup SYN, and is willing to use ECN, it
-// sends an ECN-setup SYN-ACK" (6.1.1). In SYN-SENT (a simultaneous open)
+// "If a host has received an ECN-setup SYN packet, then it MAY send an
+// ECN-setup SYN-ACK packet" (6.1.1), which it does unless Config.ECN is
+// ECNOff. In SYN-SENT (a simultaneous open)
 // only if every SYN we sent was an ECN-setup SYN too, for "a host MUST NOT
 // set ECT on data packets unless it has sent at least one ECN-setup SYN or
 // ECN-setup SYN-ACK packet, and has received at least one ECN-setup SYN or
