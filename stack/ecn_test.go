@@ -131,7 +131,7 @@ func (p *ecnPeer) nextWithin(limit time.Duration) (tcp.ECNCodepoint, tcp.Segment
 	p.t.Helper()
 	for waited := time.Duration(0); waited <= limit; waited += 10 * time.Millisecond {
 		pkts := []link.Packet{{Data: make([]byte, 65536)}}
-		if n, _ := p.peer.TryReadPackets(pkts); n == 1 {
+		if n, _ := p.peer.PollPackets(pkts); n == 1 {
 			return p.decode(pkts[0].Data)
 		}
 		p.clk.Advance(10 * time.Millisecond)
