@@ -86,6 +86,23 @@ func (c *Conn) ecnReceive(seg *Segment) {
 	}
 }
 
+// ecnReceiveWindowProbe is the receiver of 6.1.6 for a window probe: a
+// segment with data at RCV.NXT while our window is zero, which is not
+// acceptable (RFC 9293 3.10.7.4) and so passes no ecnReceive; "the TCP
+// data receiver SHOULD ignore the ECN field on arriving data packets that
+// are outside of the receiver's current window" (6.1.5), against forged
+// CE marks, "However, because window probes use exact sequence numbers,
+// they cannot be easily spoofed in denial-of-service attacks. Therefore,
+// if a window probe arrives with the CE codepoint set, then the receiver
+// SHOULD respond to the ECN indications" (6.1.6): its CE mark is echoed.
+// A CWR on it is not taken: a sender "MUST NOT set ... the CWR bit on
+// window probe packets".
+func (c *Conn) ecnReceiveWindowProbe(seg *Segment) {
+	if c.ecnOK && seg.ECN == CE {
+		c.ecnEcho = true
+	}
+}
+
 // ecnOnACK is the sender of 6.1.2 for an ACK with ECE: "The indication of
 // congestion should be treated just as a congestion loss in non-ECN-Capable
 // TCP. That is, the TCP source halves the congestion window "cwnd" and

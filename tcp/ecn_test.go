@@ -11,7 +11,12 @@ import (
 // ECN-setup SYN (ECNRequest) answered by an ECN-setup SYN-ACK.
 func ecnEstablished(t *testing.T) *stepper {
 	t.Helper()
-	cfg := testConfig()
+	return ecnEstablishedWith(t, testConfig())
+}
+
+// ecnEstablishedWith is ecnEstablished with the configuration cfg.
+func ecnEstablishedWith(t *testing.T, cfg Config) *stepper {
+	t.Helper()
 	cfg.ECN = ECNRequest
 	cfg.NoDelay = true
 	s := newStepper(t, cfg)
@@ -187,4 +192,26 @@ func TestRFC3168Section612ECEReducesOncePerWindow(t *testing.T) {
 	if got[0].ECN != NotECT {
 		t.Fatalf("retransmission sent as %v, want Not-ECT (6.1.5)", got[0].ECN)
 	}
+}
+
+// TestRFC3168Section616CEOnWindowProbeEchoed: the receiver ignores a CE
+// mark on a segment outside its window (6.1.5: "the TCP data receiver
+// SHOULD ignore the ECN field on arriving data packets that are outside of
+// the receiver's current window"), but echoes one on a window probe into
+// its zero window, which cannot be forged as easily (6.1.6: "if a window
+// probe arrives with the CE codepoint set, then the receiver SHOULD
+// respond to the ECN indications").
+func TestRFC3168Section616CEOnWindowProbeEchoed(t *testing.T) {
+	cfg := testConfig()
+	cfg.ReceiveBufferSize = 2000
+	s := ecnEstablishedWith(t, cfg)
+	for i := range 2 {
+		s.send(HeaderFields{Seq: remoteISS + 1 + Seq(1000*i), Ack: localISS + 1, Flags: FlagACK, Window: 60000, ECN: ECT0},
+			string(make([]byte, 1000)))
+	}
+	s.expect("ACK ack=6001 win=1000", "ACK ack=7001 win=0")
+	s.send(HeaderFields{Seq: remoteISS + 1 + 3000, Ack: localISS + 1, Flags: FlagACK, Window: 60000, ECN: CE}, "out of window")
+	s.expect("ACK ack=7001 win=0")
+	s.send(HeaderFields{Seq: remoteISS + 1 + 2000, Ack: localISS + 1, Flags: FlagACK, Window: 60000, ECN: CE}, "p")
+	s.expect("ACK|ECE ack=7001 win=0")
 }

@@ -341,6 +341,9 @@ func (c *Conn) segmentInSynchronized(seg *Segment, now time.Time) {
 			// may update the peer's window.
 			if seg.Seq == c.rcvNxt && seg.Flags&(FlagACK|FlagSYN) == FlagACK && c.state.synchronized() {
 				c.lastHeard = now
+				if len(seg.Payload) > 0 {
+					c.ecnReceiveWindowProbe(seg) // data at RCV.NXT refused: a window probe
+				}
 				c.processAck(seg, false, now)
 			}
 			// A retransmitted FIN in TIME-WAIT restarts the 2 MSL wait
