@@ -37,9 +37,9 @@ type TCPConn struct {
 	estab    bool         // counted in CurrEstab
 	closed   bool         // the application called Close
 	gone     bool         // removed from the demultiplexer
-	// Busy polling of a request-response reader (see wait and spinForWake):
-	answered bool          // Write sent data since the reader last parked
-	spinSkip uint8         // answered waits still to park without a spin (backoff)
+	// Busy polling of a reader in use (see wait and spinForWake):
+	active   bool          // Read returned data or Write sent some since the reader last parked
+	spinSkip uint8         // active waits still to park without a spin (backoff)
 	spinBack uint8         // the next backoff after a spin that finds nothing: 1, 2, 4 ... 64
 	lingerAt time.Duration // SetLinger's positive value: how long Close waits
 	errTaken bool          // PendingError has reported why the connection ended
@@ -287,6 +287,9 @@ func (c *TCPConn) Read(p []byte) (int, error) {
 			return 0, nil
 		}
 		n, err := c.tcb.Read(p, c.s.clock.Now())
+		if n > 0 {
+			c.active = true
+		}
 		if n > 0 || err != nil {
 			c.afterEvent()
 			if err == io.EOF {
@@ -409,7 +412,7 @@ func (c *TCPConn) Write(p []byte) (int, error) {
 			c.afterEvent()
 		}
 		if n > 0 {
-			c.answered = true
+			c.active = true
 		}
 		if err != nil {
 			return written, c.opError("write", err)
@@ -435,7 +438,7 @@ func (c *TCPConn) wait(d *deadline) error {
 	if d.wake == nil || d.done() != nil {
 		return c.waitSelect(d)
 	}
-	if c.answered && d == &c.readDeadline && !c.s.opts.Manual && c.s.opts.BusyPoll > 0 {
+	if c.active && d == &c.readDeadline && !c.s.opts.Manual && c.s.opts.BusyPoll > 0 {
 		if woken := c.spin(d); woken {
 			return nil
 		}
@@ -453,17 +456,19 @@ func (c *TCPConn) wait(d *deadline) error {
 	return nil
 }
 
-// spin is wait's busy poll (mu held on entry and exit): a reader that has
-// just answered (data in, then data out) is likely in a request-response
-// exchange, so it watches for the next request for up to Options.BusyPoll
-// before parking. It reports whether the wake token came. A watch that
-// runs out makes the next 1, 2, 4 ... 64 answered waits park at once, so
-// that a peer slower than the budget costs little CPU; a token that comes
-// while watching resets that backoff.
+// spin is wait's busy poll (mu held on entry and exit): a reader in use -
+// its last Read returned data, or it has written since - is likely in a
+// request-response exchange or a stream, so it watches for its next data
+// for up to Options.BusyPoll before parking, reading the link itself
+// meanwhile. It reports whether the wake token came. A watch that runs out
+// makes the next 1, 2, 4 ... 64 active waits park at once, so that a peer
+// slower than the budget costs little CPU; a token that comes while
+// watching resets that backoff. A connection that has carried no data
+// since its reader last parked (an idle one) never watches.
 func (c *TCPConn) spin(d *deadline) bool {
 	if c.spinSkip > 0 {
 		c.spinSkip--
-		c.answered = false
+		c.active = false
 		return false
 	}
 	c.mu.Unlock()
@@ -473,12 +478,12 @@ func (c *TCPConn) spin(d *deadline) bool {
 	case woken && waited:
 		c.spinBack = 0
 	case !woken:
-		c.answered = false
+		c.active = false
 		c.spinBack = min(max(2*c.spinBack, 1), 64)
 		c.spinSkip = c.spinBack
 	}
 	// A token taken at the first look is the reader's own Write's: the
-	// reader looks again and, still answered, watches once more.
+	// reader looks again and, still active, watches once more.
 	return woken
 }
 

@@ -68,29 +68,30 @@ func TestTimerFiresEarlyAndSendsOnTime(t *testing.T) {
 	}
 }
 
-// A reader that answered watches for the next request before parking
-// (busy polling), but one whose watch finds nothing backs off: the next
-// answered wait parks at once, so a slow or idle peer costs little CPU.
+// A reader in use (it read data, or wrote) watches for its next data
+// before parking (busy polling), but one whose watch finds nothing backs
+// off: the next active wait parks at once, so a slow or idle peer costs
+// little CPU. A connection that carried no data never watches.
 func TestBusyPollBacksOff(t *testing.T) {
 	a, s := stackPair(t, nil, Options{})
 	c1, c2 := connPair(t, a, s)
 	defer c1.Close()
 	defer c2.Close()
-	state := func() (answered bool, skip, back uint8) {
+	state := func() (active bool, skip, back uint8) {
 		c2.mu.Lock()
 		defer c2.mu.Unlock()
-		return c2.answered, c2.spinSkip, c2.spinBack
+		return c2.active, c2.spinSkip, c2.spinBack
 	}
 	// waitParked waits until c2's reader has given up watching.
 	waitParked := func(wantSkip, wantBack uint8) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-			answered, skip, back := state()
-			if !answered && skip == wantSkip && back == wantBack {
+			active, skip, back := state()
+			if !active && skip == wantSkip && back == wantBack {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("reader state: answered %v, skip %d, backoff %d; want false, %d, %d", answered, skip, back, wantSkip, wantBack)
+				t.Fatalf("reader state: active %v, skip %d, backoff %d; want false, %d, %d", active, skip, back, wantSkip, wantBack)
 			}
 		}
 	}
@@ -103,24 +104,36 @@ func TestBusyPollBacksOff(t *testing.T) {
 		}()
 		return done
 	}
-	if answered, _, _ := state(); answered {
-		t.Fatal("answered before any Write")
+	if active, _, _ := state(); active {
+		t.Fatal("active before any data")
 	}
-	if _, err := c2.Write([]byte("answer")); err != nil {
+	// An idle reader parks without watching: no backoff is recorded.
+	done := read()
+	time.Sleep(5 * time.Millisecond) // far past a watch's budget
+	if active, skip, back := state(); active || skip != 0 || back != 0 {
+		t.Fatalf("idle reader: active %v, skip %d, backoff %d; want false, 0, 0", active, skip, back)
+	}
+	c1.Write([]byte("q"))
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if answered, _, _ := state(); !answered {
-		t.Fatal("not answered after a Write")
+	if active, _, _ := state(); !active {
+		t.Fatal("not active after a Read returned data")
 	}
-	// The peer does not answer: the watch runs out and backs off by one.
-	done := read()
+	// The peer sends nothing more: the watch runs out and backs off by one.
+	done = read()
 	waitParked(1, 1)
 	c1.Write([]byte("q"))
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// The next answered wait parks without watching, using up the skip.
-	c2.Write([]byte("answer"))
+	// The next active wait parks without watching, using up the skip.
+	if _, err := c2.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	if active, _, _ := state(); !active {
+		t.Fatal("not active after a Write")
+	}
 	done = read()
 	waitParked(0, 1)
 	c1.Write([]byte("q"))
@@ -129,7 +142,7 @@ func TestBusyPollBacksOff(t *testing.T) {
 	}
 }
 
-// TestBusyPollOff: with a negative Options.BusyPoll an answered reader
+// TestBusyPollOff: with a negative Options.BusyPoll an active reader
 // parks at once: it never watches, so no backoff is ever recorded.
 func TestBusyPollOff(t *testing.T) {
 	a, s := stackPair(t, nil, Options{BusyPoll: -1})
