@@ -29,6 +29,8 @@ const (
 	vnetGSOTCPv4 = 1    // VIRTIO_NET_HDR_GSO_TCPV4
 	vnetGSOUDPL4 = 5    // VIRTIO_NET_HDR_GSO_UDP_L4
 	vnetGSOECN   = 0x80 // VIRTIO_NET_HDR_GSO_ECN: the super-packet carries CWR
+
+	tcpFlagCWR = 0x80 // in the TCP header's flags byte (offset 13)
 )
 
 var (
@@ -72,13 +74,19 @@ func decodeVnetHdr(b []byte) (link.Offload, error) {
 // packet with offload metadata off. For a super-packet it computes hdr_len
 // from the packet's IPv4 header length and, for TCP, its data offset (RFC
 // 791 section 3.1, RFC 9293 section 3.1), because the kernel needs to know
-// which bytes to repeat in every segment.
+// which bytes to repeat in every segment. A TCP super-packet with CWR also
+// gets the ECN bit, which the kernel turns into SKB_GSO_TCP_ECN ("the tcp
+// segment has CWR set"), as its own TCP marks such a packet: a device
+// whose TSO would copy CWR into every segment (no NETIF_F_TSO_ECN) then
+// leaves the cutting to the kernel's software GSO, which keeps CWR on the
+// first segment only (RFC 3168 6.1.2: CWR goes on one new data packet).
 func encodeVnetHdr(b []byte, pkt []byte, off link.Offload) error {
 	if len(b) < vnetHdrLen {
 		return errVnetShort
 	}
 	clear(b[:vnetHdrLen])
 	var hdrLen int
+	cwr := false
 	switch off.GSOType {
 	case link.GSONone:
 	case link.GSOTCPv4, link.GSOUDPL4:
@@ -97,6 +105,7 @@ func encodeVnetHdr(b []byte, pkt []byte, off link.Offload) error {
 			if dataOffset < 20 {
 				return errVnetHeaders
 			}
+			cwr = pkt[hdrLen+13]&tcpFlagCWR != 0
 			hdrLen += dataOffset
 		} else {
 			hdrLen += 8
@@ -107,6 +116,8 @@ func encodeVnetHdr(b []byte, pkt []byte, off link.Offload) error {
 		b[1] = vnetGSOTCPv4
 		if off.GSOType == link.GSOUDPL4 {
 			b[1] = vnetGSOUDPL4
+		} else if cwr {
+			b[1] |= vnetGSOECN
 		}
 		binary.NativeEndian.PutUint16(b[2:4], uint16(hdrLen))
 		binary.NativeEndian.PutUint16(b[4:6], off.GSOSize)

@@ -17,6 +17,13 @@ func tcpSuperPacket(ihl, doff, payload int) []byte {
 	return p
 }
 
+// withCWR sets CWR in the TCP header of p, an IPv4 header of 20 bytes
+// and a TCP header.
+func withCWR(p []byte) []byte {
+	p[20+13] |= tcpFlagCWR
+	return p
+}
+
 func TestVnetHdrRoundTrip(t *testing.T) {
 	cases := []struct {
 		name       string
@@ -30,6 +37,9 @@ func TestVnetHdrRoundTrip(t *testing.T) {
 			link.Offload{NeedsChecksum: true, ChecksumStart: 20, ChecksumOffset: 16}, 0, vnetGSONone},
 		{"TSO with options", tcpSuperPacket(6, 8, 4000),
 			link.Offload{GSOType: link.GSOTCPv4, GSOSize: 1448, NeedsChecksum: true, ChecksumStart: 24, ChecksumOffset: 16}, 24 + 32, vnetGSOTCPv4},
+		{"TSO with CWR", withCWR(tcpSuperPacket(5, 5, 3000)),
+			link.Offload{GSOType: link.GSOTCPv4, GSOSize: 1000}, 40, vnetGSOTCPv4 | vnetGSOECN},
+		{"CWR without TSO", withCWR(tcpSuperPacket(5, 5, 10)), link.Offload{}, 0, vnetGSONone},
 		{"USO", make([]byte, 20+8+3000),
 			link.Offload{GSOType: link.GSOUDPL4, GSOSize: 1000, NeedsChecksum: true, ChecksumStart: 20, ChecksumOffset: 6}, 28, vnetGSOUDPL4},
 		{"checksum verified", tcpSuperPacket(5, 5, 0), link.Offload{ChecksumValid: true}, 0, vnetGSONone},
