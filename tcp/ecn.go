@@ -65,12 +65,21 @@ func (c *Conn) ecnSYNFlags() Flags {
 	return 0
 }
 
-// ecnReceive is the receiver of 6.1.3 for an acceptable segment: "If the
-// CE codepoint is set on a received packet, the TCP receiver sets the ECN-
-// Echo flag in the TCP header of the subsequent ACK packet", and keeps it
-// set on every ACK "until it receives a CWR packet". A CWR and a new CE in
-// one segment leave it set. The first CE is acknowledged at once, so that
-// the sender hears of it within the round trip (Linux does the same).
+// ecnReceive is the receiver of 6.1.3 for an acceptable segment: "When TCP
+// receives a CE data packet at the destination end-system, the TCP data
+// receiver sets the ECN-Echo flag in the TCP header of the subsequent ACK
+// packet", and keeps it set on every ACK "until it receives a CWR packet".
+// A CWR and a new CE in one segment leave it set. The first CE is
+// acknowledged at once, so that the sender hears of it within the round
+// trip (Linux does the same).
+//
+// Only a data packet's CE mark counts: a pure ACK (or bare FIN) marked CE
+// met congestion on the path of our data's ACKs, not of the peer's data,
+// and an echo would make the peer slow its data for it; 6.1.4: "Current TCP
+// receivers have no mechanisms for reducing traffic on the ACK-path in
+// response to congestion notification." (Linux checks CE only on data
+// too.) A compliant peer sends its pure ACKs Not-ECT anyway; one following
+// later experiments (RFC 8311) may not.
 func (c *Conn) ecnReceive(seg *Segment) {
 	if !c.ecnOK {
 		return
@@ -78,7 +87,7 @@ func (c *Conn) ecnReceive(seg *Segment) {
 	if seg.Flags&FlagCWR != 0 {
 		c.ecnEcho = false
 	}
-	if seg.ECN == CE {
+	if seg.ECN == CE && len(seg.Payload) > 0 {
 		if !c.ecnEcho {
 			c.ackNow = true
 		}

@@ -215,3 +215,19 @@ func TestRFC3168Section616CEOnWindowProbeEchoed(t *testing.T) {
 	s.send(HeaderFields{Seq: remoteISS + 1 + 2000, Ack: localISS + 1, Flags: FlagACK, Window: 60000, ECN: CE}, "p")
 	s.expect("ACK|ECE ack=7001 win=0")
 }
+
+// TestRFC3168Section613CEOnlyOnDataEchoed: "When TCP receives a CE data
+// packet ... the TCP data receiver sets the ECN-Echo flag"; a pure ACK
+// marked CE (congestion on the ACK path, 6.1.4) is neither answered nor
+// echoed, and data marked CE afterwards still is.
+func TestRFC3168Section613CEOnlyOnDataEchoed(t *testing.T) {
+	s := ecnEstablished(t)
+	s.c.Write([]byte("data"), s.now)
+	s.expect("PSH|ACK seq=1001 len=4")
+	s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 5, Flags: FlagACK, Window: 60000, ECN: CE}, "")
+	s.expect()
+	s.send(HeaderFields{Seq: remoteISS + 1, Ack: localISS + 5, Flags: FlagACK, Window: 60000, ECN: ECT0}, "aaaa")
+	s.expect("ACK ack=5005")
+	s.send(HeaderFields{Seq: remoteISS + 5, Ack: localISS + 5, Flags: FlagACK, Window: 60000, ECN: CE}, "bbbb")
+	s.expect("ACK|ECE ack=5009")
+}
