@@ -105,10 +105,14 @@ type Config struct {
 	ICMPConnectAbort ICMPConnectAbort
 	// ECN selects Explicit Congestion Notification (RFC 3168): ECNOff,
 	// ECNAccept (use it when the peer's SYN asks for it, never ask) or
-	// ECNRequest (ask in our SYN too). Once both ends agree, data segments
-	// carry ECT(0), a router that would drop one marks it CE instead, the
-	// receiver echoes that with ECE, and the sender reduces its window as
-	// for a loss, once per window, telling the receiver with CWR. The
+	// ECNRequest (ask in our SYN too). Once both ends agree, new data
+	// segments carry ECT(0) (SYNs, segments without data, retransmissions
+	// and window probes never do: RFC 3168 6.1.1, 6.1.4 - 6.1.6), a router
+	// that would drop one marks it CE instead, the receiver echoes that
+	// with ECE, and the sender reduces its window as for a loss, once per
+	// window, telling the receiver with CWR. A listener answering with SYN
+	// cookies keeps the agreement in the cookie's timestamp, so only with
+	// peers that use timestamps (CookieSYNACK). The
 	// default, ECNAccept, is Linux's (net.ipv4.tcp_ecn=2): ECN runs only
 	// with peers that ask for it, so a path whose middleboxes mangle
 	// ECN-setup SYNs costs tundra's own connections nothing, while peers
@@ -117,8 +121,10 @@ type Config struct {
 	ECN ECNMode
 	// ECNSetupSYNRetries is how many retransmissions of an ECN-setup SYN
 	// (ECNRequest) still ask for ECN; later ones are plain SYNs, in case
-	// the path drops ECN-setup SYNs (RFC 3168 6.1.1.1: the host "MAY ...
-	// send a non-ECN-setup SYN in a subsequent retransmission"). Default 0:
+	// the path drops ECN-setup SYNs (RFC 3168 6.1.1.1: "A host that
+	// receives no reply to an ECN-setup SYN within the normal SYN
+	// retransmission timeout interval MAY resend the SYN and any subsequent
+	// SYN retransmissions with CWR and ECE cleared"). Default 0:
 	// only the first SYN asks, as Linux's tcp_ecn_fallback; FreeBSD's
 	// net.inet.tcp.ecn.maxretries is 1.
 	ECNSetupSYNRetries int
