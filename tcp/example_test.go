@@ -49,6 +49,19 @@ func ExampleFlags_String() {
 	// Output: SYN|ACK FIN|ACK RST
 }
 
+// The ECN field is the low two bits of the IPv4 TOS byte (RFC 3168
+// section 5); a segment's HeaderFields.ECN holds it.
+func ExampleECNCodepoint_String() {
+	for _, tos := range []uint8{0x00, 0x22, 0x01, 0x23} {
+		fmt.Printf("TOS %#02x: %v\n", tos, tcp.ECNCodepoint(tos&0x3))
+	}
+	// Output:
+	// TOS 0x00: Not-ECT
+	// TOS 0x22: ECT(0)
+	// TOS 0x01: ECT(1)
+	// TOS 0x23: CE
+}
+
 // The reset a stack sends for a segment to a port nobody listens on.
 func ExampleRSTForUnexpected() {
 	syn := tcp.Segment{HeaderFields: tcp.HeaderFields{SrcPort: 40000, DstPort: 81, Seq: 1000, Flags: tcp.FlagSYN}}

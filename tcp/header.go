@@ -210,6 +210,20 @@ const (
 	CE     ECNCodepoint = 0b11 // congestion experienced
 )
 
+// String names the codepoint as RFC 3168 section 5 does: "Not-ECT",
+// "ECT(1)", "ECT(0)" or "CE".
+func (e ECNCodepoint) String() string {
+	switch e & 0b11 {
+	case ECT1:
+		return "ECT(1)"
+	case ECT0:
+		return "ECT(0)"
+	case CE:
+		return "CE"
+	}
+	return "Not-ECT"
+}
+
 // Len returns the length Encode writes: 20 bytes plus the encoded options.
 func (f *HeaderFields) Len() int { return HeaderMinLen + f.Options.EncodedLen() }
 
