@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tundra-net/tundra/clock"
+	"github.com/tundra-net/tundra/internal/linktest"
 	"github.com/tundra-net/tundra/link"
 	"github.com/tundra-net/tundra/link/pipe"
 )
@@ -432,23 +433,10 @@ func TestReadSideDelay(t *testing.T) {
 func TestCloseUnblocksImpairedRead(t *testing.T) {
 	near, _ := pipe.New(pipe.Options{})
 	imp := New(near, Config{Read: Direction{Loss: 0.5}}, nil)
-	done := make(chan error, 1)
-	go func() {
+	linktest.CloseUnblocks(t, imp, "ReadPackets", func() error {
 		_, err := imp.ReadPackets([]link.Packet{{Data: make([]byte, 0, 1500)}})
-		done <- err
-	}()
-	time.Sleep(10 * time.Millisecond) // let the reader block; passes either way
-	if err := imp.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, link.ErrClosed) {
-			t.Fatalf("ReadPackets after Close = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ReadPackets still blocked after Close")
-	}
+		return err
+	})
 	if _, err := imp.WritePackets([]link.Packet{{Data: make([]byte, 20)}}); !errors.Is(err, link.ErrClosed) {
 		t.Fatalf("WritePackets after Close = %v", err)
 	}

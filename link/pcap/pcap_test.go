@@ -16,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/tundra-net/tundra/clock"
+	"github.com/tundra-net/tundra/internal/linktest"
 	"github.com/tundra-net/tundra/link"
 	"github.com/tundra-net/tundra/link/pipe"
 )
@@ -251,21 +252,10 @@ func TestCloseUnblocksReadAndFlushes(t *testing.T) {
 	peer.WritePackets([]link.Packet{{Data: udpPacket(t, 1, 2, "held")}})
 	pkts := batch(1, 1500)
 	tee.ReadPackets(pkts)
-	done := make(chan error, 1)
-	go func() {
+	linktest.CloseUnblocks(t, tee, "ReadPackets", func() error {
 		_, err := tee.ReadPackets(pkts)
-		done <- err
-	}()
-	time.Sleep(10 * time.Millisecond) // let the reader block; passes either way
-	tee.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, link.ErrClosed) {
-			t.Fatalf("ReadPackets after Close = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ReadPackets blocked after Close")
-	}
+		return err
+	})
 	if recs := readCapture(t, capture.Bytes()); len(recs) != 1 {
 		t.Fatalf("capture has %d packets after Close, want the held one", len(recs))
 	}

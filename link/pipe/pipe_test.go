@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tundra-net/tundra/internal/linktest"
 	"github.com/tundra-net/tundra/link"
 )
 
@@ -207,21 +208,10 @@ func TestOffloadsCarried(t *testing.T) {
 
 func TestCloseUnblocksRead(t *testing.T) {
 	a, b := New(Options{})
-	done := make(chan error, 1)
-	go func() {
+	linktest.CloseUnblocks(t, b, "ReadPackets", func() error {
 		_, err := b.ReadPackets(batch(1, 1500))
-		done <- err
-	}()
-	time.Sleep(10 * time.Millisecond) // let the reader block; the test passes either way
-	b.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, link.ErrClosed) {
-			t.Fatalf("ReadPackets after Close = %v, want link.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ReadPackets still blocked after Close")
-	}
+		return err
+	})
 	if _, err := b.WritePackets([]link.Packet{{Data: packet(0, 20)}}); !errors.Is(err, link.ErrClosed) {
 		t.Fatalf("WritePackets after Close = %v", err)
 	}
@@ -361,14 +351,18 @@ func sizeName(n int) string {
 	return "1500B"
 }
 
-// As a link.Poller: PollPackets never waits, WaitPackets waits for a packet
-// without taking it, and both report Close.
+// As a link.Poller (linktest.Poller), and one that WaitPackets blocks
+// while nothing is queued and takes nothing.
 func TestPoller(t *testing.T) {
 	a, b := New(Options{})
-	in := batch(4, 1500)
-	if n, err := b.PollPackets(in); n != 0 || err != nil {
-		t.Fatalf("PollPackets on an empty pipe = %d, %v; want 0, nil", n, err)
+	first := linktest.Poller(t, b, func() {
+		a.WritePackets([]link.Packet{{Data: packet(1, 20)}})
+	})
+	if !bytes.Equal(first, packet(1, 20)) {
+		t.Fatalf("polled % x, want % x", first, packet(1, 20))
 	}
+
+	a, b = New(Options{})
 	woke := make(chan error, 1)
 	go func() { woke <- b.WaitPackets() }()
 	select {
@@ -387,25 +381,5 @@ func TestPoller(t *testing.T) {
 	}
 	if b.Pending() != 2 {
 		t.Fatalf("WaitPackets took packets: %d pending, want 2", b.Pending())
-	}
-	if err := b.WaitPackets(); err != nil { // a packet is queued: no wait
-		t.Fatal(err)
-	}
-	if n, err := b.PollPackets(in); n != 2 || err != nil || !bytes.Equal(in[1].Data, packet(2, 20)) {
-		t.Fatalf("PollPackets = %d, %v, second % x", n, err, in[1].Data)
-	}
-	go func() { woke <- b.WaitPackets() }()
-	time.Sleep(10 * time.Millisecond) // let it block; passes either way
-	b.Close()
-	select {
-	case err := <-woke:
-		if !errors.Is(err, link.ErrClosed) {
-			t.Fatalf("WaitPackets after Close = %v, want link.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("WaitPackets still blocked 5s after Close")
-	}
-	if _, err := b.PollPackets(in); !errors.Is(err, link.ErrClosed) {
-		t.Fatalf("PollPackets after Close = %v, want link.ErrClosed", err)
 	}
 }

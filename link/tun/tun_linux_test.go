@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 
+	"github.com/tundra-net/tundra/internal/linktest"
 	"github.com/tundra-net/tundra/link"
 	"github.com/tundra-net/tundra/link/tun"
 	"github.com/tundra-net/tundra/link/tun/netnstest"
@@ -242,23 +243,10 @@ func TestTUNAgainstKernel(t *testing.T) {
 func TestTUNCloseUnblocksRead(t *testing.T) {
 	ns := netnstest.New(t)
 	ep := ns.OpenTUN("", tun.Options{})
-	done := make(chan error, 1)
-	go func() {
+	linktest.CloseUnblocks(t, ep, "ReadPackets", func() error {
 		_, err := ep.ReadPackets([]link.Packet{{Data: make([]byte, 0, ep.MaxPacketSize())}})
-		done <- err
-	}()
-	time.Sleep(20 * time.Millisecond) // let the reader park in the poller; passes either way
-	if err := ep.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, link.ErrClosed) {
-			t.Fatalf("ReadPackets after Close = %v, want link.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ReadPackets still blocked 5s after Close")
-	}
+		return err
+	})
 	if _, err := ep.WritePackets([]link.Packet{{Data: make([]byte, 20)}}); !errors.Is(err, link.ErrClosed) {
 		t.Fatalf("WritePackets after Close = %v", err)
 	}
@@ -267,64 +255,20 @@ func TestTUNCloseUnblocksRead(t *testing.T) {
 	}
 }
 
-// As a link.Poller: PollPackets returns at once with nothing queued,
-// WaitPackets returns once the kernel queued a packet (even one queued
-// before the wait began, which the runtime's poller alone would forget),
-// and both report Close.
+// As a link.Poller (linktest.Poller): the kernel's echo reply is queued
+// before WaitPackets runs, which the runtime's poller alone would forget.
 func TestTUNPoller(t *testing.T) {
 	for _, opts := range []tun.Options{{}, {DisableOffloads: true}} {
 		t.Run(fmt.Sprintf("DisableOffloads=%v", opts.DisableOffloads), func(t *testing.T) {
 			ns := netnstest.New(t)
 			ep := ns.OpenTUN("", opts)
-			in := make([]link.Packet, 4)
-			for i := range in {
-				in[i].Data = make([]byte, 0, ep.MaxPacketSize())
-			}
-			if n, err := ep.PollPackets(in); n != 0 || err != nil {
-				t.Fatalf("PollPackets with nothing queued = %d, %v; want 0, nil", n, err)
-			}
-			// The kernel answers a ping: its reply is queued before
-			// WaitPackets runs, which must still see it.
-			if _, err := ep.WritePackets(echoRequests(1)); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(5 * time.Second)
-			got := 0
-			for got == 0 && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-				woke := make(chan error, 1)
-				go func() { woke <- ep.WaitPackets() }()
-				select {
-				case err := <-woke:
-					if err != nil {
-						t.Fatal(err)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("WaitPackets blocked with the kernel's reply queued")
-				}
-				n, err := ep.PollPackets(in)
-				if err != nil {
+			reply := linktest.Poller(t, ep, func() {
+				if _, err := ep.WritePackets(echoRequests(1)); err != nil {
 					t.Fatal(err)
 				}
-				got = n
-			}
-			if got != 1 || len(in[0].Data) < 21 || in[0].Data[20] != 0 {
-				t.Fatalf("polled %d packets, first % x; want the echo reply", got, in[0].Data)
-			}
-			woke := make(chan error, 1)
-			go func() { woke <- ep.WaitPackets() }()
-			time.Sleep(20 * time.Millisecond) // let it park; passes either way
-			ep.Close()
-			select {
-			case err := <-woke:
-				if !errors.Is(err, link.ErrClosed) {
-					t.Fatalf("WaitPackets after Close = %v, want link.ErrClosed", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("WaitPackets still blocked 5s after Close")
-			}
-			if _, err := ep.PollPackets(in); !errors.Is(err, link.ErrClosed) {
-				t.Fatalf("PollPackets after Close = %v, want link.ErrClosed", err)
+			})
+			if len(reply) < 21 || reply[9] != 1 || reply[20] != 0 {
+				t.Fatalf("polled % x, want the kernel's echo reply", reply)
 			}
 		})
 	}
