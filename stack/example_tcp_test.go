@@ -79,3 +79,39 @@ func ExampleOptions_tcpForwarder() {
 	// you reached 198.19.55.1:80
 	// port 81 refused: true
 }
+
+// Busy polling (Options.BusyPoll) is on by default: a reader in use
+// watches for its next data, and reads the link itself, before it parks.
+// A host that counts CPU time or power turns it off with a negative
+// budget; readers then always park, and the pump alone reads the link.
+func ExampleOptions_busyPollOff() {
+	a, b := exampleHostsWith(stack.Options{BusyPoll: -1})
+	defer a.Close()
+	defer b.Close()
+
+	l, err := b.Listen("tcp", ":7")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(c, c)
+		c.Close()
+	}()
+	c, err := a.Dial("tcp", "198.18.0.2:7")
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 1)
+	for i := range 100 {
+		c.Write([]byte{byte(i)})
+		io.ReadFull(c, buf)
+	}
+	fmt.Println("round trips: 100, packets B's readers took from the link:", b.Stats().TCP.BusyPollRxPackets)
+	// Output: round trips: 100, packets B's readers took from the link: 0
+}

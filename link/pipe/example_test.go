@@ -44,3 +44,38 @@ func ExampleEndpoint_PollPackets() {
 	// queued: 2
 	// read: 1 left: 1
 }
+
+// A link.Poller is read in two steps, which is how the stack's pump and
+// its busy-polling readers share one link: take what is queued, and wait
+// (without taking anything) only when nothing was.
+func ExampleEndpoint_WaitPackets() {
+	a, b := pipe.New(pipe.Options{})
+	var p link.Poller = b
+	go a.WritePackets([]link.Packet{{Data: []byte{0x45, 1}}, {Data: []byte{0x45, 2}}, {Data: []byte{0x45, 3}}})
+
+	in := make([]link.Packet, 2)
+	for i := range in {
+		in[i].Data = make([]byte, 0, b.MaxPacketSize())
+	}
+	for got := 0; got < 3; {
+		n, err := p.PollPackets(in)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, pkt := range in[:n] {
+			fmt.Println("packet", pkt.Data[1])
+		}
+		got += n
+		if n == 0 {
+			p.WaitPackets() // nothing queued: sleep until something is
+		}
+	}
+	b.Close()
+	fmt.Println(p.WaitPackets())
+	// Output:
+	// packet 1
+	// packet 2
+	// packet 3
+	// link: endpoint closed
+}
