@@ -43,6 +43,8 @@
 // lines are not run on the host: "sysctl -w" changes the Profile and
 // "sockstat ... | grep -c STATE | grep N" counts the target's connections;
 // other commands, and Python snippets other than tcpi_state and
-// tcpi_options assertions, fail the script as unsupported. The FreeBSD
+// tcpi_options assertions, fail the script as unsupported. poll() follows
+// the profile's kernel (Profile.PollKernel): its POLL* values and how a
+// socket's readiness, a pending error included, turns into revents. The FreeBSD
 // suite's "#ifdef NAME" blocks are kept or dropped by ParseOptions.Defines.
 package packetdrill

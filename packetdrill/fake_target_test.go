@@ -244,10 +244,14 @@ func (f *fakeTarget) Poll(h int) PollEvents {
 	if e != 0 {
 		return PollEvents{Error: true}
 	}
+	// A connection that has ended is shut both ways.
+	ended := s.state == Closed && s.sndNxt != 0
 	return PollEvents{
-		Readable: s.received > 0 || len(s.acceptQ) > 0,
-		Writable: s.state == Established,
-		Error:    s.soErr != 0,
+		Readable:   s.received > 0 || len(s.acceptQ) > 0 || ended,
+		Writable:   s.state == Established || ended,
+		Error:      s.soErr != 0,
+		ReadHangUp: ended,
+		HangUp:     ended,
 	}
 }
 

@@ -139,6 +139,10 @@ type Profile struct {
 	// FlagRDWR and FlagNonblock are the values fcntl(F_GETFL) reports for
 	// O_RDWR and O_NONBLOCK on FreeBSD, which scripts compare literally.
 	FlagRDWR, FlagNonblock int
+	// PollKernel is whose poll(2) the poll calls of a script follow: the
+	// values of the POLL* symbols and the revents a socket's readiness
+	// gives (PollLinux, the zero value, or PollFreeBSD).
+	PollKernel PollKernel
 }
 
 // FreeBSD returns the defaults of FreeBSD 13/14 that the FreeBSD TCP test
@@ -178,14 +182,15 @@ func FreeBSD() Profile {
 		InitialWindowSegments:    10,
 		FlagRDWR:                 0x2,
 		FlagNonblock:             0x4,
+		PollKernel:               PollFreeBSD,
 	}
 }
 
 // Tundra returns the profile of scripts written for tundra's own defaults
 // (tcp.DefaultConfig and the zero stack.Options): the target configures
 // nothing but the 1500-byte MTU, so the scripts see what a program using
-// tundra gets. fcntl(F_GETFL) reports Linux's O_RDWR and O_NONBLOCK, the
-// system tundra runs on.
+// tundra gets. fcntl(F_GETFL) reports Linux's O_RDWR and O_NONBLOCK, and
+// poll follows Linux's tcp_poll, the system tundra runs on.
 func Tundra() Profile {
 	return Profile{
 		Name:          "tundra",
@@ -193,6 +198,7 @@ func Tundra() Profile {
 		MTU:           1500,
 		FlagRDWR:      0x2,
 		FlagNonblock:  0x800,
+		PollKernel:    PollLinux,
 	}
 }
 

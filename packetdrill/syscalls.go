@@ -155,7 +155,7 @@ func (r *runner) symbol(name string) (int64, bool) {
 	if e, ok := errnos[name]; ok {
 		return int64(e), true
 	}
-	return 0, false
+	return pollSymbol(r.profile.PollKernel, name)
 }
 
 // value evaluates an integer expression: a number, a symbol, "a | b", or
@@ -429,6 +429,9 @@ func (r *runner) prepare(sc *Syscall) (attemptFunc, error) {
 
 	case "fcntl":
 		return r.prepareFcntl(sc)
+
+	case "poll":
+		return r.preparePoll(sc)
 	}
 	return nil, r.unsupportedf("system call %s", sc.Name)
 }

@@ -67,7 +67,9 @@ type Target interface {
 	GetSockOpt(h int, opt SockOpt) (value int, errno syscall.Errno)
 	// SetSockOpt sets a socket option.
 	SetSockOpt(h int, opt SockOpt, value int) syscall.Errno
-	// Poll reports the socket's readiness, as poll(2) would.
+	// Poll reports the socket's readiness, as poll(2) would. It reads
+	// nothing and clears nothing: PollEvents.Error stays set until
+	// GetSockOpt(SO_ERROR) takes the error.
 	Poll(h int) PollEvents
 
 	// Info reports the socket's connection state and negotiated options,
@@ -113,16 +115,24 @@ const (
 	ShutRDWR
 )
 
-// PollEvents is a socket's readiness.
+// PollEvents is a socket's readiness, the facts from which a kernel's
+// poll(2) builds revents (PollKernel.Revents).
 type PollEvents struct {
 	// Readable: data, end of stream or a pending connection can be taken.
 	Readable bool
-	// Writable: the send buffer has room; after a non-blocking connect,
-	// the handshake has finished (successfully or not: see SO_ERROR).
+	// Writable: a write would not wait: the send buffer of a connected
+	// socket has room, or sending is shut (by shutdown, close, the
+	// peer's RST or a failed connect) and a write fails at once. After a
+	// non-blocking connect it says the handshake has ended, one way or
+	// the other (see SO_ERROR).
 	Writable bool
-	// Error: an error is pending (SO_ERROR would return it).
+	// Error: an error is pending: getsockopt(SO_ERROR) would return it,
+	// and clears it.
 	Error bool
-	// HangUp: the connection is closed in both directions.
+	// ReadHangUp: receiving is shut: the peer's FIN or RST has arrived,
+	// the connection ended, or the application shut the read side.
+	ReadHangUp bool
+	// HangUp: both directions are shut.
 	HangUp bool
 }
 

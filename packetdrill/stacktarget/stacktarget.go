@@ -9,7 +9,8 @@
 // ReadReady and Writable say whether Read and Write would return at once,
 // and they are called only then). SO_ERROR is the connection's pending
 // error (stack.TCPConn.PendingError), kept by the stack as a BSD socket
-// keeps so_error.
+// keeps so_error; Poll reports it without clearing it, so that, as on
+// Linux and FreeBSD, it shows until getsockopt(SO_ERROR) reads it.
 package stacktarget
 
 import (
@@ -63,7 +64,12 @@ type socket struct {
 	listener  *stack.TCPListener
 	conn      *stack.TCPConn
 	writeShut bool // shutdown(SHUT_WR) was called
-	reuse     int
+	readShut  bool // shutdown(SHUT_RD) was called
+	// soError is the socket's so_error once Poll has taken it from the
+	// connection (stack.TCPConn.PendingError reports it only once):
+	// it stays pending until getsockopt(SO_ERROR) reads it.
+	soError syscall.Errno
+	reuse   int
 	// Options set before connect or listen, for the connection to come:
 	// its TCP configuration (nil until a TCP option is set: the stack's)
 	// and IP header fields.
@@ -375,6 +381,7 @@ func (t *Target) Shutdown(h int, how packetdrill.ShutdownHow) syscall.Errno {
 		if err := s.conn.CloseRead(); err != nil {
 			return errnoOf(err)
 		}
+		s.readShut = true
 	}
 	if how == packetdrill.ShutWR || how == packetdrill.ShutRDWR {
 		if err := s.conn.CloseWrite(); err != nil {
@@ -425,10 +432,10 @@ func (t *Target) GetSockOpt(h int, opt packetdrill.SockOpt) (int, syscall.Errno)
 	case packetdrill.SoReuseAddr:
 		return s.reuse, 0
 	case packetdrill.SoError:
-		if s.conn == nil {
-			return 0, 0
-		}
-		return int(errnoOf(s.conn.PendingError())), 0
+		// getsockopt(SO_ERROR) returns the pending error and clears it.
+		err := s.pendingError()
+		s.soError = 0
+		return int(err), 0
 	case packetdrill.TCPKeepIdle, packetdrill.TCPKeepIntvl, packetdrill.TCPKeepCnt, packetdrill.TCPKeepInit:
 		// Seconds, as FreeBSD's options count them.
 		var ka net.KeepAliveConfig
@@ -572,7 +579,24 @@ func (t *Target) SetSockOpt(h int, opt packetdrill.SockOpt, value int) syscall.E
 	return syscall.ENOPROTOOPT
 }
 
-// Poll reports readiness from the stack's own answers.
+// pendingError is the socket's so_error: the error the network ended its
+// connection with, until getsockopt(SO_ERROR) reads it.
+func (s *socket) pendingError() syscall.Errno {
+	if s.soError == 0 && s.conn != nil {
+		s.soError = errnoOf(s.conn.PendingError())
+	}
+	return s.soError
+}
+
+// Poll reports readiness from the stack's own answers and the connection's
+// state: sending is shut once our FIN is queued (FIN-WAIT-1 on) or
+// shutdown(SHUT_WR) was called, receiving once the peer's FIN has arrived
+// (CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT) or shutdown(SHUT_RD) was
+// called, and both once the connection is CLOSED, whether by a RST (RFC
+// 9293 3.10.7.4: "enter the CLOSED state"), a failed connect or a
+// timeout, as Linux's tcp_done and FreeBSD's soisdisconnected shut both.
+// The pending error is the one SO_ERROR would return; polling does not
+// clear it.
 func (t *Target) Poll(h int) packetdrill.PollEvents {
 	s, e := t.sock(h)
 	if e != 0 {
@@ -582,11 +606,24 @@ func (t *Target) Poll(h int) packetdrill.PollEvents {
 		return packetdrill.PollEvents{}
 	}
 	state := s.conn.State()
+	var sendShut, recvShut bool
+	switch state {
+	case tcp.FinWait1, tcp.FinWait2:
+		sendShut = true
+	case tcp.CloseWait:
+		recvShut = true
+	case tcp.Closing, tcp.LastAck, tcp.TimeWait, tcp.Closed:
+		sendShut, recvShut = true, true
+	}
+	sendShut = sendShut || s.writeShut
+	recvShut = recvShut || s.readShut
+	connected := state == tcp.Established || state == tcp.CloseWait
 	return packetdrill.PollEvents{
-		Readable: s.conn.ReadReady(),
-		Writable: s.conn.Writable() > 0 && (state == tcp.Established || state == tcp.CloseWait),
-		Error:    state == tcp.Closed && s.conn.Err() != nil,
-		HangUp:   state == tcp.Closed,
+		Readable:   s.conn.ReadReady(),
+		Writable:   sendShut || connected && s.conn.Writable() > 0,
+		Error:      s.pendingError() != 0,
+		ReadHangUp: recvShut,
+		HangUp:     sendShut && recvShut,
 	}
 }
 

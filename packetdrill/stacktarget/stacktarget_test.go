@@ -14,12 +14,18 @@ import (
 // acknowledgment numbers, states and the socket calls' results.
 func run(t *testing.T, script string) error {
 	t.Helper()
+	return runProfile(t, packetdrill.FreeBSD(), script)
+}
+
+// runProfile runs a script with the given starting profile.
+func runProfile(t *testing.T, p packetdrill.Profile, script string) error {
+	t.Helper()
 	s, err := packetdrill.Parse(t.Name()+".pkt", script, packetdrill.ParseOptions{})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
 	var trace strings.Builder
-	err = packetdrill.Run(s, packetdrill.RunOptions{NewTarget: New, Trace: &trace})
+	err = packetdrill.Run(s, packetdrill.RunOptions{NewTarget: New, Trace: &trace, Profile: &p})
 	if err != nil {
 		t.Logf("trace:\n%s", trace.String())
 	}
@@ -157,6 +163,97 @@ func TestRefusedInSimultaneousOpen(t *testing.T) {
 +0.1 < R 1:1(0) win 0
 +0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0
 +0 %{ assert tcpi_state == TCPI_CLOSED }%
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPollAfterReset: tundra's stack seen through poll on Linux's rules
+// (the tundra profile). A RST in ESTABLISHED ends the connection (RFC 9293
+// 3.10.7.4): both directions are shut (POLLIN, POLLOUT, POLLHUP,
+// POLLRDHUP) and ECONNRESET is pending (POLLERR) until SO_ERROR reads it.
+func TestPollAfterReset(t *testing.T) {
+	err := runProfile(t, packetdrill.Tundra(), `
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <...>
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=0}], 1, 0) = 0
++0.1 < S. 0:0(0) ack 1 win 5000 <mss 1460>
++0 > . 1:1(0) ack 1 <...>
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLOUT}], 1, 0) = 1
++0.1 < R. 1:1(0) ack 1 win 0
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLIN|POLLOUT|POLLERR|POLLHUP|POLLRDHUP}], 1, 0) = 1
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLIN|POLLOUT|POLLERR|POLLHUP|POLLRDHUP}], 1, 0) = 1
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLIN|POLLOUT|POLLHUP|POLLRDHUP}], 1, 0) = 1
++0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
++0 read(3, ..., 10) = -1 ECONNRESET (Connection reset by peer)
++0 close(3) = 0
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPollAfterFIN: the peer's FIN shuts receiving only (CLOSE-WAIT:
+// POLLIN and POLLRDHUP, still POLLOUT, no POLLHUP); our FIN shuts sending,
+// and once both are shut poll reports POLLHUP. No error is ever pending
+// on a graceful close.
+func TestPollAfterFIN(t *testing.T) {
+	err := runProfile(t, packetdrill.Tundra(), `
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 poll([{fd=3, events=POLLIN, revents=0}], 1, 0) = 0
++0.1 < S 0:0(0) win 32792 <mss 1000>
++0 > S. 0:0(0) ack 1 <...>
++0.1 < . 1:1(0) ack 1 win 32792
++0 accept(3, ..., ...) = 4
++0 fcntl(4, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 poll([{fd=4, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLOUT}], 1, 0) = 1
++0.1 < F. 1:1(0) ack 1 win 32792
+* > . 1:1(0) ack 2 <...>
++0 poll([{fd=4, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLIN|POLLOUT|POLLRDHUP}], 1, 0) = 1
++0 poll([{fd=4, events=POLLOUT, revents=POLLOUT}], 1, 0) = 1
++0 shutdown(4, SHUT_WR) = 0
++0 > F. 1:1(0) ack 2 <...>
++0 poll([{fd=4, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLIN|POLLOUT|POLLHUP|POLLRDHUP}], 1, 0) = 1
++0.1 < . 2:2(0) ack 2 win 32792
++0 poll([{fd=4, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLIN|POLLOUT|POLLHUP|POLLRDHUP}], 1, 0) = 1
++0 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
++0 close(4) = 0
++0 close(3) = 0
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPollHalfClose: shutdown(SHUT_WR) in ESTABLISHED shuts sending
+// (FIN-WAIT-1, then FIN-WAIT-2): POLLOUT, as a write fails at once, and
+// no POLLHUP until the peer's FIN shuts receiving too (TIME-WAIT).
+func TestPollHalfClose(t *testing.T) {
+	err := runProfile(t, packetdrill.Tundra(), `
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <...>
++0.1 < S. 0:0(0) ack 1 win 5000 <mss 1460>
++0 > . 1:1(0) ack 1 <...>
++0 shutdown(3, SHUT_WR) = 0
++0 > F. 1:1(0) ack 1 <...>
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLOUT}], 1, 0) = 1
++0.1 < . 1:1(0) ack 2 win 5000
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLOUT}], 1, 0) = 1
++0 write(3, ..., 10) = -1 EPIPE (Broken pipe)
++0.1 < F. 1:1(0) ack 2 win 5000
++0 > . 2:2(0) ack 2 <...>
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLIN|POLLOUT|POLLHUP|POLLRDHUP}], 1, 0) = 1
++0 read(3, ..., 10) = 0
++0 close(3) = 0
 `)
 	if err != nil {
 		t.Fatal(err)
