@@ -373,25 +373,19 @@ func (p *parser) ipInfo(ip *IPInfo) error {
 	}
 }
 
+// portPairInParens parses "(src > dst)", the ports of a UDP encapsulation.
 func (p *parser) portPairInParens() (uint16, uint16, error) {
 	if _, err := p.expectPunct("("); err != nil {
 		return 0, 0, err
 	}
-	src, err := p.integer("a port", 0, 65535)
-	if err != nil {
-		return 0, 0, err
-	}
-	if _, err := p.expectPunct(">"); err != nil {
-		return 0, 0, err
-	}
-	dst, err := p.integer("a port", 0, 65535)
+	src, dst, err := p.portPair()
 	if err != nil {
 		return 0, 0, err
 	}
 	if _, err := p.expectPunct(")"); err != nil {
 		return 0, 0, err
 	}
-	return uint16(src), uint16(dst), nil
+	return src, dst, nil
 }
 
 // flagBits maps the flag letters of a script to TCP header bits.
@@ -475,7 +469,7 @@ func (p *parser) tcp(dir Direction) (*TCPSegment, error) {
 			}
 			seg.AnyOptions = true
 		} else {
-			opts, err := p.tcpOptions()
+			opts, err := commaSeparated(p, p.tcpOption)
 			if err != nil {
 				return nil, err
 			}
@@ -493,15 +487,8 @@ func (p *parser) seq(seg *TCPSegment) error {
 	if p.peek().kind == tokEllipsis {
 		p.take()
 		seg.SeqMode = SeqIgnored
-		if _, err := p.expectPunct("("); err != nil {
-			return err
-		}
-		n, err := p.integer("a payload length", 0, 65535)
-		if err != nil {
-			return err
-		}
-		seg.Len = uint16(n)
-		_, err = p.expectPunct(")")
+		n, err := p.lengthInParens("a payload length")
+		seg.Len = n
 		return err
 	}
 	startTok := p.peek()
@@ -516,37 +503,59 @@ func (p *parser) seq(seg *TCPSegment) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.expectPunct("("); err != nil {
-		return err
-	}
-	n, err := p.integer("a payload length", 0, 65535)
+	n, err := p.lengthInParens("a payload length")
 	if err != nil {
 		return err
 	}
-	if _, err := p.expectPunct(")"); err != nil {
-		return err
-	}
-	if end != start+n {
+	if end != start+int64(n) {
 		return p.errorAt(startTok.pos, "inconsistent TCP sequence numbers and payload size: %d:%d is not %d bytes", start, end, n)
 	}
-	seg.Seq, seg.Len = uint32(start), uint16(n)
-	if t := p.peek(); t.kind == tokPunct && t.text == "!" && !t.spaceBefore {
-		p.take()
+	seg.Seq, seg.Len = uint32(start), n
+	if p.acceptAbsoluteMark() {
 		seg.SeqMode = SeqAbsolute
 	}
 	return nil
 }
 
-func (p *parser) tcpOptions() ([]TCPOption, error) {
-	var opts []TCPOption
+// lengthInParens parses "(n)", a payload length of at most 65535 bytes;
+// what names it in errors.
+func (p *parser) lengthInParens(what string) (uint16, error) {
+	if _, err := p.expectPunct("("); err != nil {
+		return 0, err
+	}
+	n, err := p.integer(what, 0, 65535)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := p.expectPunct(")"); err != nil {
+		return 0, err
+	}
+	return uint16(n), nil
+}
+
+// acceptAbsoluteMark takes the FreeBSD fork's "!" written right after a
+// sequence number or TS ecr value (no space between): the number is
+// absolute, not relative to the script's initial sequence number.
+func (p *parser) acceptAbsoluteMark() bool {
+	if t := p.peek(); t.kind == tokPunct && t.text == "!" && !t.spaceBefore {
+		p.take()
+		return true
+	}
+	return false
+}
+
+// commaSeparated parses one or more items separated by commas, each with
+// parseItem.
+func commaSeparated[T any](p *parser, parseItem func() (T, error)) ([]T, error) {
+	var items []T
 	for {
-		opt, err := p.tcpOption()
+		item, err := parseItem()
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, opt)
+		items = append(items, item)
 		if !p.acceptPunct(",") {
-			return opts, nil
+			return items, nil
 		}
 	}
 }
@@ -613,10 +622,7 @@ func (p *parser) tcpOption() (TCPOption, error) {
 			return opt, err
 		}
 		opt.TSEcr = uint32(v)
-		if t := p.peek(); t.kind == tokPunct && t.text == "!" && !t.spaceBefore {
-			p.take()
-			opt.TSEcrAbsolute = true
-		}
+		opt.TSEcrAbsolute = p.acceptAbsoluteMark()
 		return opt, nil
 	case "md5":
 		v := p.peek()
@@ -700,17 +706,11 @@ func (p *parser) icmp() (*ICMPMessage, error) {
 		if p.isWord("udp") {
 			p.take()
 			m.EchoedProto = ProtoUDP
-			if _, err := p.expectPunct("("); err != nil {
-				return nil, err
-			}
-			n, err := p.integer("a UDP payload length", 0, 65535)
+			n, err := p.lengthInParens("a UDP payload length")
 			if err != nil {
 				return nil, err
 			}
-			m.EchoedLen = uint16(n)
-			if _, err := p.expectPunct(")"); err != nil {
-				return nil, err
-			}
+			m.EchoedLen = n
 		} else {
 			var seg TCPSegment
 			if err := p.seq(&seg); err != nil {
@@ -734,18 +734,15 @@ func (p *parser) udp() (*UDPDatagram, error) {
 		}
 		d.SrcPort, d.DstPort = src, dst
 	}
-	if _, err := p.expectPunct("("); err != nil {
-		return nil, err
-	}
-	n, err := p.integer("a UDP payload length", 0, 65535)
+	n, err := p.lengthInParens("a UDP payload length")
 	if err != nil {
 		return nil, err
 	}
-	d.Len = uint16(n)
-	_, err = p.expectPunct(")")
-	return d, err
+	d.Len = n
+	return d, nil
 }
 
+// portPair parses "src > dst".
 func (p *parser) portPair() (uint16, uint16, error) {
 	src, err := p.integer("a port", 0, 65535)
 	if err != nil {
@@ -777,16 +774,11 @@ func (p *parser) syscall() (*Syscall, error) {
 	if _, err := p.expectPunct("("); err != nil {
 		return nil, err
 	}
-	if !p.isPunct(")") {
-		args, err := p.exprList()
-		if err != nil {
-			return nil, err
-		}
-		sc.Args = args
-	}
-	if _, err := p.expectPunct(")"); err != nil {
+	args, err := p.exprsUntil(")")
+	if err != nil {
 		return nil, err
 	}
+	sc.Args = args
 	if _, err := p.expectPunct("="); err != nil {
 		return nil, err
 	}
@@ -825,18 +817,22 @@ func (p *parser) note() (string, error) {
 	return strings.Join(words, " "), nil
 }
 
-func (p *parser) exprList() ([]Expr, error) {
+// exprsUntil parses a comma-separated list of expressions, possibly
+// empty (nil), up to and including the closing punctuation closer: the
+// arguments of a system call or a function-like word, the elements of a
+// [list] and the fields of a {struct}.
+func (p *parser) exprsUntil(closer string) ([]Expr, error) {
 	var list []Expr
-	for {
-		e, err := p.expr()
-		if err != nil {
+	if !p.isPunct(closer) {
+		var err error
+		if list, err = commaSeparated(p, p.expr); err != nil {
 			return nil, err
 		}
-		list = append(list, e)
-		if !p.acceptPunct(",") {
-			return list, nil
-		}
 	}
+	if _, err := p.expectPunct(closer); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // expr parses an expression: primaries joined by '|'.
@@ -882,18 +878,11 @@ func (p *parser) primary() (Expr, error) {
 		p.take()
 		if p.isPunct("(") {
 			p.take()
-			c := Call{Name: t.text}
-			if !p.isPunct(")") {
-				args, err := p.exprList()
-				if err != nil {
-					return nil, err
-				}
-				c.Args = args
-			}
-			if _, err := p.expectPunct(")"); err != nil {
+			args, err := p.exprsUntil(")")
+			if err != nil {
 				return nil, err
 			}
-			return c, nil
+			return Call{Name: t.text, Args: args}, nil
 		}
 		if p.isPunct("=") {
 			p.take()
@@ -908,32 +897,18 @@ func (p *parser) primary() (Expr, error) {
 		switch t.text {
 		case "[":
 			p.take()
-			l := List{}
-			if !p.isPunct("]") {
-				elems, err := p.exprList()
-				if err != nil {
-					return nil, err
-				}
-				l.Elems = elems
-			}
-			if _, err := p.expectPunct("]"); err != nil {
+			elems, err := p.exprsUntil("]")
+			if err != nil {
 				return nil, err
 			}
-			return l, nil
+			return List{Elems: elems}, nil
 		case "{":
 			p.take()
-			s := Struct{}
-			if !p.isPunct("}") {
-				fields, err := p.exprList()
-				if err != nil {
-					return nil, err
-				}
-				s.Fields = fields
-			}
-			if _, err := p.expectPunct("}"); err != nil {
+			fields, err := p.exprsUntil("}")
+			if err != nil {
 				return nil, err
 			}
-			return s, nil
+			return Struct{Fields: fields}, nil
 		}
 	}
 	return nil, p.unexpected("an expression")
