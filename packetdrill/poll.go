@@ -22,14 +22,15 @@ const (
 	// clears); POLLHUP when both directions are shut; POLLIN, POLLRDNORM
 	// and POLLRDHUP once receiving is shut; POLLOUT and POLLWRNORM while
 	// the send buffer has room on a connected socket or once sending is
-	// shut. fs/select.c then keeps the bits asked for, and always POLLERR
-	// and POLLHUP.
+	// shut; POLLOUT and POLLHUP on a socket that never connected (its
+	// state is CLOSE). fs/select.c then keeps the bits asked for, and
+	// always POLLERR and POLLHUP.
 	PollLinux PollKernel = iota
 	// PollFreeBSD is FreeBSD's sopoll_generic (kern/uipc_socket.c): a
 	// pending so_error makes the socket readable and writable
 	// (soreadabledata, sowriteable) and sets no POLLERR; POLLHUP when
-	// both directions are shut; POLLRDHUP once receiving is shut. Only
-	// POLLHUP is reported unasked.
+	// both directions are shut; POLLRDHUP once receiving is shut; nothing
+	// on a socket that never connected. Only POLLHUP is reported unasked.
 	PollFreeBSD
 )
 
@@ -97,6 +98,9 @@ func (k PollKernel) Revents(ev PollEvents, events int) int {
 	mask := 0
 	if ev.HangUp {
 		mask |= f.hup
+	}
+	if ev.Unconnected {
+		mask |= f.hup | f.out | f.wrNorm
 	}
 	if ev.ReadHangUp {
 		mask |= f.in | f.rdNorm | f.rdHup

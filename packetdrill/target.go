@@ -134,6 +134,10 @@ type PollEvents struct {
 	ReadHangUp bool
 	// HangUp: both directions are shut.
 	HangUp bool
+	// Unconnected: a socket that has neither connected nor listened.
+	// Linux's tcp_poll sees it as CLOSED (POLLOUT and POLLHUP); FreeBSD
+	// reports nothing.
+	Unconnected bool
 }
 
 // SockOpt names a socket option a script reads or sets.

@@ -83,6 +83,10 @@ func (t *tcpTransport) portHeldLocked(local [4]byte, port uint16) bool {
 		t.bound[listenKey{local, port}] != nil || t.bound[listenKey{[4]byte{}, port}] != nil
 }
 
+// AcceptReady reports whether an established connection waits in the
+// accept queue, so that TryAcceptTCP would return one; it takes nothing.
+func (l *TCPListener) AcceptReady() bool { return len(l.queue) > 0 }
+
 // TryAcceptTCP returns the next established connection waiting in the
 // accept queue, or nil if there is none; it never waits.
 func (l *TCPListener) TryAcceptTCP() *TCPConn {

@@ -602,8 +602,12 @@ func (t *Target) Poll(h int) packetdrill.PollEvents {
 	if e != 0 {
 		return packetdrill.PollEvents{Error: true}
 	}
-	if s.conn == nil {
-		return packetdrill.PollEvents{}
+	switch {
+	case s.listener != nil:
+		// A listener is readable when accept would return a connection.
+		return packetdrill.PollEvents{Readable: s.listener.AcceptReady()}
+	case s.conn == nil:
+		return packetdrill.PollEvents{Unconnected: true}
 	}
 	state := s.conn.State()
 	var sendShut, recvShut bool

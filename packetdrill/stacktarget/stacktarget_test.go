@@ -170,12 +170,14 @@ func TestRefusedInSimultaneousOpen(t *testing.T) {
 }
 
 // TestPollAfterReset: tundra's stack seen through poll on Linux's rules
-// (the tundra profile). A RST in ESTABLISHED ends the connection (RFC 9293
+// (the tundra profile). A socket that never connected is CLOSED to Linux
+// (POLLOUT, POLLHUP); in SYN-SENT nothing is ready. A RST in ESTABLISHED ends the connection (RFC 9293
 // 3.10.7.4): both directions are shut (POLLIN, POLLOUT, POLLHUP,
 // POLLRDHUP) and ECONNRESET is pending (POLLERR) until SO_ERROR reads it.
 func TestPollAfterReset(t *testing.T) {
 	err := runProfile(t, packetdrill.Tundra(), `
 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 poll([{fd=3, events=POLLIN|POLLOUT, revents=POLLOUT|POLLHUP}], 1, 0) = 1
 +0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
 +0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
 +0 > S 0:0(0) <...>
@@ -197,7 +199,9 @@ func TestPollAfterReset(t *testing.T) {
 	}
 }
 
-// TestPollAfterFIN: the peer's FIN shuts receiving only (CLOSE-WAIT:
+// TestPollAfterFIN: a listener is readable while a connection waits to be
+// accepted (not while the handshake is under way). The peer's FIN shuts
+// receiving only (CLOSE-WAIT:
 // POLLIN and POLLRDHUP, still POLLOUT, no POLLHUP); our FIN shuts sending,
 // and once both are shut poll reports POLLHUP. No error is ever pending
 // on a graceful close.
@@ -210,8 +214,11 @@ func TestPollAfterFIN(t *testing.T) {
 +0 poll([{fd=3, events=POLLIN, revents=0}], 1, 0) = 0
 +0.1 < S 0:0(0) win 32792 <mss 1000>
 +0 > S. 0:0(0) ack 1 <...>
++0 poll([{fd=3, events=POLLIN, revents=0}], 1, 0) = 0
 +0.1 < . 1:1(0) ack 1 win 32792
++0 poll([{fd=3, events=POLLIN|POLLOUT, revents=POLLIN}], 1, 0) = 1
 +0 accept(3, ..., ...) = 4
++0 poll([{fd=3, events=POLLIN, revents=0}], 1, 0) = 0
 +0 fcntl(4, F_SETFL, O_RDWR | O_NONBLOCK) = 0
 +0 poll([{fd=4, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLOUT}], 1, 0) = 1
 +0.1 < F. 1:1(0) ack 1 win 32792
