@@ -437,25 +437,15 @@ func (t *Target) GetSockOpt(h int, opt packetdrill.SockOpt) (int, syscall.Errno)
 		s.soError = 0
 		return int(err), 0
 	case packetdrill.TCPKeepIdle, packetdrill.TCPKeepIntvl, packetdrill.TCPKeepCnt, packetdrill.TCPKeepInit:
-		// Seconds, as FreeBSD's options count them.
 		var ka net.KeepAliveConfig
 		var connect time.Duration
 		if s.conn != nil {
 			ka, connect = s.conn.KeepAliveConfig(), s.conn.ConnectTimeout()
 		} else {
 			cf := t.socketConfig(s)
-			ka = net.KeepAliveConfig{Idle: cf.KeepAliveIdle, Interval: cf.KeepAliveInterval, Count: cf.KeepAliveCount}
-			connect = cf.ConnectTimeout
+			ka, connect = keepAliveConfigOf(cf), cf.ConnectTimeout
 		}
-		switch opt {
-		case packetdrill.TCPKeepIdle:
-			return int(ka.Idle / time.Second), 0
-		case packetdrill.TCPKeepIntvl:
-			return int(ka.Interval / time.Second), 0
-		case packetdrill.TCPKeepCnt:
-			return ka.Count, 0
-		}
-		return int(connect / time.Second), 0
+		return keepAliveSettingOf(opt, &ka, &connect).get(), 0
 	case packetdrill.TCPNoOpt:
 		if t.socketConfig(s).NoOptions {
 			return 1, 0
@@ -538,36 +528,25 @@ func (t *Target) SetSockOpt(h int, opt packetdrill.SockOpt, value int) syscall.E
 		}
 		return 0
 	case packetdrill.TCPKeepIdle, packetdrill.TCPKeepIntvl, packetdrill.TCPKeepCnt, packetdrill.TCPKeepInit:
-		// Seconds (counts for TCP_KEEPCNT); FreeBSD refuses zero.
+		// FreeBSD refuses zero.
 		if value <= 0 {
 			return syscall.EINVAL
 		}
-		d := time.Duration(value) * time.Second
 		if s.conn != nil {
+			// -1 leaves a keepalive value as it is
+			// (stack.TCPConn.SetKeepAliveConfig).
 			ka := net.KeepAliveConfig{Enable: s.conn.KeepAliveConfig().Enable, Idle: -1, Interval: -1, Count: -1}
-			switch opt {
-			case packetdrill.TCPKeepIdle:
-				ka.Idle = d
-			case packetdrill.TCPKeepIntvl:
-				ka.Interval = d
-			case packetdrill.TCPKeepCnt:
-				ka.Count = value
-			case packetdrill.TCPKeepInit:
-				return errnoOf(s.conn.SetConnectTimeout(d))
+			var connect time.Duration
+			keepAliveSettingOf(opt, &ka, &connect).set(value)
+			if opt == packetdrill.TCPKeepInit {
+				return errnoOf(s.conn.SetConnectTimeout(connect))
 			}
 			return errnoOf(s.conn.SetKeepAliveConfig(ka))
 		}
 		return t.setBeforeOpen(s, func(cf *tcp.Config) {
-			switch opt {
-			case packetdrill.TCPKeepIdle:
-				cf.KeepAliveIdle = d
-			case packetdrill.TCPKeepIntvl:
-				cf.KeepAliveInterval = d
-			case packetdrill.TCPKeepCnt:
-				cf.KeepAliveCount = value
-			case packetdrill.TCPKeepInit:
-				cf.ConnectTimeout = d
-			}
+			ka := keepAliveConfigOf(*cf)
+			keepAliveSettingOf(opt, &ka, &cf.ConnectTimeout).set(value)
+			cf.KeepAliveIdle, cf.KeepAliveInterval, cf.KeepAliveCount = ka.Idle, ka.Interval, ka.Count
 		})
 	case packetdrill.TCPNoOpt:
 		if s.conn != nil {
@@ -586,6 +565,54 @@ func (s *socket) pendingError() syscall.Errno {
 		s.soError = errnoOf(s.conn.PendingError())
 	}
 	return s.soError
+}
+
+// keepAliveSetting is the value one of FreeBSD's TCP_KEEP* options reads
+// and writes: a time, which the option counts in whole seconds, or, for
+// TCP_KEEPCNT, a number of probes.
+type keepAliveSetting struct {
+	time  *time.Duration // nil for TCP_KEEPCNT
+	count *int
+}
+
+// keepAliveSettingOf says where opt's value is: TCP_KEEPIDLE,
+// TCP_KEEPINTVL and TCP_KEEPCNT in ka, TCP_KEEPINIT (the time allowed to
+// establish a connection) in connect. It is the one mapping of these
+// options, for getsockopt and setsockopt alike.
+func keepAliveSettingOf(opt packetdrill.SockOpt, ka *net.KeepAliveConfig, connect *time.Duration) keepAliveSetting {
+	switch opt {
+	case packetdrill.TCPKeepIdle:
+		return keepAliveSetting{time: &ka.Idle}
+	case packetdrill.TCPKeepIntvl:
+		return keepAliveSetting{time: &ka.Interval}
+	case packetdrill.TCPKeepCnt:
+		return keepAliveSetting{count: &ka.Count}
+	}
+	return keepAliveSetting{time: connect}
+}
+
+// get returns the value in the option's unit.
+func (v keepAliveSetting) get() int {
+	if v.time == nil {
+		return *v.count
+	}
+	return int(*v.time / time.Second)
+}
+
+// set stores value, given in the option's unit.
+func (v keepAliveSetting) set(value int) {
+	if v.time == nil {
+		*v.count = value
+		return
+	}
+	*v.time = time.Duration(value) * time.Second
+}
+
+// keepAliveConfigOf returns the keepalive settings of cf in the form
+// stack.TCPConn.KeepAliveConfig reports them.
+func keepAliveConfigOf(cf tcp.Config) net.KeepAliveConfig {
+	return net.KeepAliveConfig{Enable: cf.KeepAlive, Idle: cf.KeepAliveIdle,
+		Interval: cf.KeepAliveInterval, Count: cf.KeepAliveCount}
 }
 
 // Poll reports readiness from the stack's own answers and the connection's

@@ -2,6 +2,7 @@ package stacktarget
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -87,6 +88,44 @@ func TestActiveOpenNonBlocking(t *testing.T) {
 +0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0
 +0 %{ assert tcpi_state == TCPI_CLOSED }%
 +0 close(3) = 0
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeepAliveOptions sets and reads back TCP_KEEPIDLE, TCP_KEEPINTVL,
+// TCP_KEEPCNT and TCP_KEEPINIT on a socket before connect (they go into
+// the configuration of the connection to come) and on the open connection
+// (they go to the stack's connection), each distinct, so that an option
+// read from or written to another's place shows.
+func TestKeepAliveOptions(t *testing.T) {
+	// keepAlive returns the lines that set the four options to idle,
+	// interval, count and init, and those that check them.
+	keepAlive := func(idle, interval, count, init int) (set, check string) {
+		for _, o := range []struct {
+			name  string
+			value int
+		}{{"TCP_KEEPIDLE", idle}, {"TCP_KEEPINTVL", interval}, {"TCP_KEEPCNT", count}, {"TCP_KEEPINIT", init}} {
+			set += fmt.Sprintf("+0 setsockopt(3, IPPROTO_TCP, %s, [%d], 4) = 0\n", o.name, o.value)
+			check += fmt.Sprintf("+0 getsockopt(3, IPPROTO_TCP, %s, [%d], [4]) = 0\n", o.name, o.value)
+		}
+		return set, check
+	}
+	setBefore, checkBefore := keepAlive(30, 10, 3, 20)
+	setOpen, checkOpen := keepAlive(60, 20, 5, 40)
+	err := run(t, "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"+
+		setBefore+
+		"+0 setsockopt(3, IPPROTO_TCP, TCP_KEEPCNT, [0], 4) = -1 EINVAL (Invalid argument)\n"+
+		checkBefore+`+0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) <...>
+`+checkBefore+`+0.1 < S. 0:0(0) ack 1 win 5000 <mss 1460>
++0 > . 1:1(0) ack 1 <...>
+`+setOpen+
+		"+0 setsockopt(3, IPPROTO_TCP, TCP_KEEPIDLE, [0], 4) = -1 EINVAL (Invalid argument)\n"+
+		checkOpen+`+0 close(3) = 0
++0 > F. 1:1(0) ack 1 <...>
 `)
 	if err != nil {
 		t.Fatal(err)
