@@ -56,20 +56,31 @@ func (k PollKernel) flags() pollFlags {
 	return linuxPollFlags
 }
 
-// symbols maps the POLL* names to their values.
-func (f pollFlags) symbols() map[string]int {
-	return map[string]int{
-		"POLLIN": f.in, "POLLPRI": f.pri, "POLLOUT": f.out, "POLLERR": f.err,
-		"POLLHUP": f.hup, "POLLNVAL": f.nval, "POLLRDNORM": f.rdNorm,
-		"POLLRDBAND": f.rdBand, "POLLWRNORM": f.wrNorm, "POLLWRBAND": f.wrBand,
-		"POLLRDHUP": f.rdHup,
+// pollBit is one named poll(2) bit.
+type pollBit struct {
+	name string
+	bit  int
+}
+
+// bits lists the kernel's POLL* symbols in <poll.h> order. On FreeBSD
+// POLLWRNORM is POLLOUT's bit, which is named POLLOUT.
+func (f pollFlags) bits() []pollBit {
+	return []pollBit{
+		{"POLLIN", f.in}, {"POLLPRI", f.pri}, {"POLLOUT", f.out}, {"POLLERR", f.err},
+		{"POLLHUP", f.hup}, {"POLLNVAL", f.nval}, {"POLLRDNORM", f.rdNorm},
+		{"POLLRDBAND", f.rdBand}, {"POLLWRNORM", f.wrNorm}, {"POLLWRBAND", f.wrBand},
+		{"POLLRDHUP", f.rdHup},
 	}
 }
 
 // pollSymbol returns the value of a POLL* symbol for the profile's kernel.
 func pollSymbol(k PollKernel, name string) (int64, bool) {
-	v, ok := k.flags().symbols()[name]
-	return int64(v), ok
+	for _, b := range k.flags().bits() {
+		if b.name == name {
+			return int64(b.bit), true
+		}
+	}
+	return 0, false
 }
 
 // Revents returns what poll(2) on kernel k reports in revents for a
@@ -127,18 +138,9 @@ func (k PollKernel) String() string {
 
 // pollString names the set bits of v ("POLLIN|POLLOUT", "0").
 func pollString(k PollKernel, v int) string {
-	f := k.flags()
 	var names []string
-	for _, b := range []struct {
-		name string
-		bit  int
-	}{
-		{"POLLIN", f.in}, {"POLLPRI", f.pri}, {"POLLOUT", f.out}, {"POLLERR", f.err},
-		{"POLLHUP", f.hup}, {"POLLNVAL", f.nval}, {"POLLRDNORM", f.rdNorm},
-		{"POLLRDBAND", f.rdBand}, {"POLLWRNORM", f.wrNorm}, {"POLLWRBAND", f.wrBand},
-		{"POLLRDHUP", f.rdHup},
-	} {
-		if v&b.bit != 0 && !(b.name == "POLLWRNORM" && f.wrNorm == f.out) {
+	for _, b := range k.flags().bits() {
+		if v&b.bit != 0 {
 			names = append(names, b.name)
 			v &^= b.bit
 		}
