@@ -269,6 +269,16 @@ func TestParseErrors(t *testing.T) {
 		{"", 1, 1, "script has no events"},
 		{"0 > (tos 0x100) S 0:0(0)", 1, 10, "tos 0x100 out of range for 8 bits"},
 		{"0 < [ect01] S 0:0(0) win 1", 1, 3, "[ect01] can only be used with outbound packets"},
+		{"0 < udp 1 > 2 (70000)", 1, 16, "a UDP payload length 70000 out of range"},
+		{"0 < udp 1 > 2 (5", 1, 17, "expected ')', found end of file"},
+		{"0 < icmp unreachable port_unreachable [udp (70000)]", 1, 45, "a UDP payload length 70000 out of range"},
+		{"0 < S 0:0(0) win 1 / udp (1 > 70000)", 1, 31, "a port 70000 out of range"},
+		{"0 < S 0:0(0) win 1 / udp (1 2)", 1, 29, "expected '>', found '2'"},
+		{"0 < S 0:0(0) win 1 <mss 1000, >", 1, 31, "expected a TCP option"},
+		{"0 > S. 0:0(0) ack 1 <TS val 1 ecr 2 !>", 1, 37, "expected '>', found '!'"}, // "!" only right after the number
+		{"0 close({1) = 0", 1, 11, "expected '}', found ')'"},
+		{"0 close([1, 2) = 0", 1, 14, "expected ']', found ')'"},
+		{"0 close(f(1) = 0", 1, 14, "expected ')', found '='"},
 	}
 	for _, c := range cases {
 		_, err := Parse("bad.pkt", c.src, ParseOptions{})
