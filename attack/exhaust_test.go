@@ -33,6 +33,52 @@ func readAllFor(c net.Conn, d time.Duration) ([]byte, bool) {
 	return buf.Bytes(), !timedOut
 }
 
+// An abuse is what one attacking connection sends and what must follow.
+type abuse struct {
+	name string
+	data []byte
+	// check reads the connection after data has started going out and
+	// returns what was wrong, or nil.
+	check func(conn net.Conn) error
+}
+
+// abuseConcurrently opens copies connections to addr for each abuse, all
+// at once. Each sends its data in the background (the server may close
+// before it has read it all) and runs its check. meanwhile runs while
+// they do: the ordinary traffic that must keep working during the attack.
+// Every failed dial and check is reported, and the stack must return to
+// its baseline afterwards.
+func (e *env) abuseConcurrently(addr string, abuses []abuse, copies int, meanwhile func()) {
+	e.t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(abuses)*copies)
+	for _, a := range abuses {
+		for range copies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn, err := e.dial(addr, 5*time.Second)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer conn.Close()
+				go conn.Write(a.data)
+				if err := a.check(conn); err != nil {
+					errs <- fmt.Errorf("%s: %w", a.name, err)
+				}
+			}()
+		}
+	}
+	meanwhile()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		e.t.Error(err)
+	}
+	e.checkRecovered(20 * time.Second)
+}
+
 // TestOversizedHeads sends request heads past each of the strict HTTP
 // server's limits: a request line over MaxStartLineBytes gets 414 (RFC 9112
 // section 3), a head over MaxHeaderBytes and more field lines than
@@ -46,46 +92,31 @@ func TestOversizedHeads(t *testing.T) {
 	for i := range 150 {
 		fmt.Fprintf(&manyFields, "X-F%d: v\r\n", i)
 	}
-	cases := []struct {
-		name, request, status string
-	}{
-		{"long request line", "GET /" + strings.Repeat("a", 2*strictMaxStartLine) + " HTTP/1.1\r\nHost: x\r\n\r\n", "414"},
-		{"huge header", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 2*strictMaxHeaderBytes) + "\r\n\r\n", "431"},
-		{"many header lines", "GET / HTTP/1.1\r\nHost: x\r\n" + manyFields.String() + "\r\n", "431"},
-		{"endless header, no line end", "GET / HTTP/1.1\r\nX: " + strings.Repeat("c", 64<<10), "431"},
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for _, c := range cases {
-		for range 10 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conn, err := e.dial(addr, 5*time.Second)
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer conn.Close()
-				go conn.Write([]byte(c.request)) // the server may close before it has all
-				resp, closed := readAllFor(conn, 5*time.Second)
-				if !bytes.HasPrefix(resp, []byte("HTTP/1.1 "+c.status)) {
-					errs <- fmt.Errorf("%s: response %.60q, want %s", c.name, resp, c.status)
-				} else if !closed {
-					errs <- fmt.Errorf("%s: %s sent but the connection stayed open", c.name, c.status)
-				}
-			}()
+	// answeredAndClosed checks for the response status and then the
+	// server's close.
+	answeredAndClosed := func(status string) func(net.Conn) error {
+		return func(conn net.Conn) error {
+			resp, closed := readAllFor(conn, 5*time.Second)
+			if !bytes.HasPrefix(resp, []byte("HTTP/1.1 "+status)) {
+				return fmt.Errorf("response %.60q, want %s", resp, status)
+			}
+			if !closed {
+				return fmt.Errorf("%s sent but the connection stayed open", status)
+			}
+			return nil
 		}
 	}
-	if err := e.get("http://" + addr + "/"); err != nil {
-		t.Errorf("a normal request during the attack: %v", err)
+	abuses := []abuse{
+		{"long request line", []byte("GET /" + strings.Repeat("a", 2*strictMaxStartLine) + " HTTP/1.1\r\nHost: x\r\n\r\n"), answeredAndClosed("414")},
+		{"huge header", []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 2*strictMaxHeaderBytes) + "\r\n\r\n"), answeredAndClosed("431")},
+		{"many header lines", []byte("GET / HTTP/1.1\r\nHost: x\r\n" + manyFields.String() + "\r\n"), answeredAndClosed("431")},
+		{"endless header, no line end", []byte("GET / HTTP/1.1\r\nX: " + strings.Repeat("c", 64<<10)), answeredAndClosed("431")},
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	e.checkRecovered(20 * time.Second)
+	e.abuseConcurrently(addr, abuses, 10, func() {
+		if err := e.get("http://" + addr + "/"); err != nil {
+			t.Errorf("a normal request during the attack: %v", err)
+		}
+	})
 }
 
 // Slowloris bounds: connections, the interval between bytes, and how long
@@ -202,48 +233,29 @@ func TestTLSGarbage(t *testing.T) {
 	hello := clientHello(t)
 	random := make([]byte, 4096)
 	rand.Read(random)
-	cases := []struct {
-		name string
-		data []byte
-	}{
-		{"random bytes", random},
-		{"truncated ClientHello", hello[:len(hello)/2]},
-		{"record length 65535", append([]byte{0x16, 0x03, 0x01, 0xff, 0xff}, random[:1000]...)},
-		{"ClientHello then garbage", append(bytes.Clone(hello), random[:600]...)},
-		{"HTTP to the TLS port", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")},
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for _, c := range cases {
-		for range 10 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conn, err := e.dial(addr, 5*time.Second)
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer conn.Close()
-				start := time.Now()
-				go conn.Write(c.data)
-				if _, closed := readAllFor(conn, strictReadHeaderTimeout+3*time.Second); !closed {
-					errs <- fmt.Errorf("%s: connection still open after %v", c.name, time.Since(start).Round(time.Millisecond))
-				}
-			}()
+	// closesInTime checks that the server closes the connection, at the
+	// latest at its read-header timeout.
+	closesInTime := func(conn net.Conn) error {
+		start := time.Now()
+		if _, closed := readAllFor(conn, strictReadHeaderTimeout+3*time.Second); !closed {
+			return fmt.Errorf("connection still open after %v", time.Since(start).Round(time.Millisecond))
 		}
+		return nil
 	}
-	for range 5 {
-		if err := e.get("https://" + addr + "/"); err != nil {
-			t.Errorf("a real TLS client during the attack: %v", err)
+	abuses := []abuse{
+		{"random bytes", random, closesInTime},
+		{"truncated ClientHello", hello[:len(hello)/2], closesInTime},
+		{"record length 65535", append([]byte{0x16, 0x03, 0x01, 0xff, 0xff}, random[:1000]...), closesInTime},
+		{"ClientHello then garbage", append(bytes.Clone(hello), random[:600]...), closesInTime},
+		{"HTTP to the TLS port", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), closesInTime},
+	}
+	e.abuseConcurrently(addr, abuses, 10, func() {
+		for range 5 {
+			if err := e.get("https://" + addr + "/"); err != nil {
+				t.Errorf("a real TLS client during the attack: %v", err)
+			}
 		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	e.checkRecovered(20 * time.Second)
+	})
 }
 
 // TestListenBacklogFull opens a listener with a backlog of 4 that never
