@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/tundra-net/tundra/link/pipe"
-	"github.com/tundra-net/tundra/stack"
 	"github.com/tundra-net/tundra/tls"
-	"golang.org/x/net/nettest"
 )
 
 // TestDemoOverTundraStacks runs TLS over tundra's own TCP: two stacks on an
@@ -82,71 +78,4 @@ func TestKernelServerAndClient(t *testing.T) {
 		}
 		ln.Close()
 	}
-}
-
-// TestTLSOverTundraIsANetConn runs nettest.TestConn on TLS connections
-// whose TCP is tundra's, between two in-memory stacks.
-func TestTLSOverTundraIsANetConn(t *testing.T) {
-	ca, err := tls.NewCA("nettest CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ca.IssueServer(serverAddr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverCfg := &tls.Config{Certificates: []tls.Certificate{server.TLSCertificate()}}
-	clientCfg := &tls.Config{RootCAs: ca.Pool()}
-
-	nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
-		serverEnd, clientEnd := pipe.New(pipe.Options{})
-		serverStack, err := stack.New(serverEnd, stack.Options{Addresses: []netip.Addr{serverAddr}})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		clientStack, err := stack.New(clientEnd, stack.Options{Addresses: []netip.Addr{clientAddr}})
-		if err != nil {
-			serverStack.Close()
-			return nil, nil, nil, err
-		}
-		closeStacks := func() {
-			clientStack.Close()
-			serverStack.Close()
-		}
-		inner, err := serverStack.Listen("tcp", netip.AddrPortFrom(serverAddr, 443).String())
-		if err != nil {
-			closeStacks()
-			return nil, nil, nil, err
-		}
-		defer inner.Close()
-		ln, _ := tls.NewListener(inner, serverCfg)
-		accepted := make(chan net.Conn, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				accepted <- nil
-				return
-			}
-			c.(*tls.Conn).Handshake()
-			accepted <- c
-		}()
-		d := &tls.Dialer{NetDialContext: clientStack.DialContext, Config: clientCfg}
-		client, err := d.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			closeStacks()
-			return nil, nil, nil, err
-		}
-		serverConn := <-accepted
-		if serverConn == nil {
-			client.Close()
-			closeStacks()
-			return nil, nil, nil, errors.New("accept failed")
-		}
-		stop = func() {
-			client.Close()
-			serverConn.Close()
-			closeStacks()
-		}
-		return client, serverConn, stop, nil
-	})
 }
