@@ -397,13 +397,11 @@ var flagBits = map[byte]uint8{
 func (p *parser) tcp(dir Direction) (*TCPSegment, error) {
 	seg := &TCPSegment{Window: -1}
 	if t := p.peek(); t.kind == tokInt && p.peekAt(1).kind == tokPunct && p.peekAt(1).text == ">" {
-		src, _ := p.integer("a port", 0, 65535)
-		p.take()
-		dst, err := p.integer("a port", 0, 65535)
+		src, dst, err := p.portPair()
 		if err != nil {
 			return nil, err
 		}
-		seg.SrcPort, seg.DstPort = uint16(src), uint16(dst)
+		seg.SrcPort, seg.DstPort = src, dst
 	}
 	// Flags: a word of letters optionally followed by '.', a lone '.', or
 	// '-' for none.

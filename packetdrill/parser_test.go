@@ -273,6 +273,8 @@ func TestParseErrors(t *testing.T) {
 		{"0 < udp 1 > 2 (5", 1, 17, "expected ')', found end of file"},
 		{"0 < icmp unreachable port_unreachable [udp (70000)]", 1, 45, "a UDP payload length 70000 out of range"},
 		{"0 < S 0:0(0) win 1 / udp (1 > 70000)", 1, 31, "a port 70000 out of range"},
+		{"0 < 70000 > 80 S 0:0(0) win 1", 1, 5, "a port 70000 out of range"},
+		{"0 < 80 > 70000 S 0:0(0) win 1", 1, 10, "a port 70000 out of range"},
 		{"0 < S 0:0(0) win 1 / udp (1 2)", 1, 29, "expected '>', found '2'"},
 		{"0 < S 0:0(0) win 1 <mss 1000, >", 1, 31, "expected a TCP option"},
 		{"0 > S. 0:0(0) ack 1 <TS val 1 ecr 2 !>", 1, 37, "expected '>', found '!'"}, // "!" only right after the number
