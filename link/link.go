@@ -132,6 +132,26 @@ type Poller interface {
 	WaitPackets() error
 }
 
+// ErrNotPollable is returned by PollPackets and WaitPackets of an endpoint
+// that has the methods but cannot poll (see Pollable).
+var ErrNotPollable = errors.New("link: endpoint cannot be read without waiting")
+
+// Pollable returns ep as a Poller if it can be read without waiting: it
+// implements Poller and, if it also has a CanPoll method, CanPoll reports
+// true. Endpoints that wrap another (impair, the pcap tee) have Poller's
+// methods whatever they wrap, and CanPoll says whether what they wrap can
+// poll.
+func Pollable(ep Endpoint) (Poller, bool) {
+	p, ok := ep.(Poller)
+	if !ok {
+		return nil, false
+	}
+	if c, ok := ep.(interface{ CanPoll() bool }); ok && !c.CanPoll() {
+		return nil, false
+	}
+	return p, true
+}
+
 // DropObserver is implemented by endpoints that want to hear why the stack
 // threw away a packet they delivered (the pcap tee writes the reason as a
 // comment on that packet). The stack calls PacketDropped on the outermost

@@ -26,7 +26,7 @@ func (r *linkReader) init(ep link.Endpoint, batchLen int) {
 	for i := range r.batch {
 		r.batch[i].Data = backing[i*size : (i+1)*size : (i+1)*size]
 	}
-	r.poller, _ = ep.(link.Poller)
+	r.poller, _ = link.Pollable(ep)
 }
 
 // resetBatch gives every buffer of the batch back its full capacity

@@ -60,8 +60,9 @@ type Options struct {
 	// BusyPoll is how long a TCP reader in use (its last Read returned
 	// data, or it has written since) watches for its next data before it
 	// parks, instead of sleeping at once: Linux's busy polling
-	// (SO_BUSY_POLL). While it watches, a link that implements
-	// link.Poller (tun, pipe) is read by the watching goroutine itself, so
+	// (SO_BUSY_POLL). While it watches, a link that can be polled
+	// (link.Pollable: tun, pipe, and impair or the pcap tee around them)
+	// is read by the watching goroutine itself, so
 	// a request or the next segment of a stream is read, delivered and
 	// handed to its reader without waking the pump or the reader
 	// (Stats().TCP.BusyPollRxPackets counts those packets). On the

@@ -155,6 +155,7 @@ type Endpoint struct {
 
 var (
 	_ link.Endpoint     = (*Endpoint)(nil)
+	_ link.Poller       = (*Endpoint)(nil)
 	_ link.DropObserver = (*Endpoint)(nil)
 )
 
@@ -216,6 +217,54 @@ func (e *Endpoint) ReadPackets(pkts []link.Packet) (int, error) {
 		return e.inner.ReadPackets(pkts)
 	}
 	n, err := e.readOut.ReadPackets(pkts)
+	return n, e.readErr(err)
+}
+
+// PollPackets is ReadPackets without the wait (link.Poller): it returns
+// the packets whose time has come, or 0 and nil when none has. With the
+// Read direction unimpaired it polls the inner endpoint, and returns
+// link.ErrNotPollable if that cannot poll (CanPoll).
+func (e *Endpoint) PollPackets(pkts []link.Packet) (int, error) {
+	if e.read == nil {
+		inner, ok := link.Pollable(e.inner)
+		if !ok {
+			return 0, link.ErrNotPollable
+		}
+		return inner.PollPackets(pkts)
+	}
+	n, err := e.readOut.PollPackets(pkts)
+	return n, e.readErr(err)
+}
+
+// WaitPackets waits until a packet's time has come (link.Poller), without
+// taking it; with the Read direction unimpaired, as the inner endpoint's
+// WaitPackets does.
+func (e *Endpoint) WaitPackets() error {
+	if e.read == nil {
+		inner, ok := link.Pollable(e.inner)
+		if !ok {
+			return link.ErrNotPollable
+		}
+		return inner.WaitPackets()
+	}
+	return e.readErr(e.readOut.WaitPackets())
+}
+
+// CanPoll reports whether the endpoint can be read without waiting (see
+// link.Pollable): always with the Read direction impaired, whose packets
+// wait in a queue of the impairer's own; otherwise if the inner endpoint
+// can.
+func (e *Endpoint) CanPoll() bool {
+	if e.read != nil {
+		return true
+	}
+	_, ok := link.Pollable(e.inner)
+	return ok
+}
+
+// readErr turns the read queue's link.ErrClosed into the inner endpoint's
+// error, if that is why the queue closed.
+func (e *Endpoint) readErr(err error) error {
 	if err == link.ErrClosed {
 		select {
 		case <-e.pumpDone:
@@ -225,7 +274,7 @@ func (e *Endpoint) ReadPackets(pkts []link.Packet) (int, error) {
 		default:
 		}
 	}
-	return n, err
+	return err
 }
 
 // pump reads the inner endpoint into the read engine until it fails.

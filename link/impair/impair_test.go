@@ -606,3 +606,40 @@ func TestDropReportsPassThroughOnlyWhenReadsDo(t *testing.T) {
 		t.Fatalf("inner heard %q", obs.reasons)
 	}
 }
+
+// The impairer is a link.Poller: over its own read queue when the Read
+// direction is impaired (a delayed packet is polled once its time has
+// come), and as the inner endpoint is otherwise.
+func TestPoller(t *testing.T) {
+	near, far := pipe.New(pipe.Options{})
+	imp := New(near, Config{Read: Direction{Delay: 2 * time.Millisecond}}, nil)
+	got := linktest.Poller(t, imp, func() {
+		far.WritePackets([]link.Packet{{Data: []byte("delayed")}})
+	})
+	if string(got) != "delayed" {
+		t.Fatalf("polled %q", got)
+	}
+
+	near, far = pipe.New(pipe.Options{})
+	imp = New(near, Config{Write: Direction{Loss: 0.5}}, nil)
+	got = linktest.Poller(t, imp, func() {
+		far.WritePackets([]link.Packet{{Data: []byte("direct")}})
+	})
+	if string(got) != "direct" {
+		t.Fatalf("polled %q", got)
+	}
+
+	// Around an endpoint that cannot poll, and with the Read direction
+	// unimpaired, it cannot either.
+	near, _ = pipe.New(pipe.Options{})
+	imp = New(struct{ link.Endpoint }{near}, Config{}, nil)
+	if imp.CanPoll() {
+		t.Fatal("CanPoll around an endpoint without PollPackets")
+	}
+	if _, err := imp.PollPackets(make([]link.Packet, 1)); !errors.Is(err, link.ErrNotPollable) {
+		t.Fatalf("PollPackets = %v, want link.ErrNotPollable", err)
+	}
+	if err := imp.WaitPackets(); !errors.Is(err, link.ErrNotPollable) {
+		t.Fatalf("WaitPackets = %v, want link.ErrNotPollable", err)
+	}
+}

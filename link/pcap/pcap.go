@@ -93,6 +93,7 @@ type Tee struct {
 
 var (
 	_ link.Endpoint     = (*Tee)(nil)
+	_ link.Poller       = (*Tee)(nil)
 	_ link.DropObserver = (*Tee)(nil)
 )
 
@@ -157,18 +158,59 @@ func (t *Tee) ReadPackets(pkts []link.Packet) (int, error) {
 	t.mu.Unlock()
 
 	n, err := t.inner.ReadPackets(pkts)
-	if n > 0 {
-		t.mu.Lock()
-		now := t.clk.Now()
-		for i := range pkts[:n] {
-			if t.closed {
-				break
-			}
-			t.inbound.add(&pkts[i], now)
-		}
-		t.mu.Unlock()
-	}
+	t.hold(pkts[:n])
 	return n, err
+}
+
+// hold keeps the packets just read until the stack's drop reports for
+// them are in (they are written at the next read).
+func (t *Tee) hold(pkts []link.Packet) {
+	if len(pkts) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.clk.Now()
+	for i := range pkts {
+		if t.closed {
+			break
+		}
+		t.inbound.add(&pkts[i], now)
+	}
+}
+
+// PollPackets is ReadPackets without the wait (link.Poller), for an inner
+// endpoint that can poll (CanPoll): it writes the batch read last time,
+// then takes what the inner endpoint has queued and holds it for the
+// stack's verdict. Otherwise it returns link.ErrNotPollable.
+func (t *Tee) PollPackets(pkts []link.Packet) (int, error) {
+	inner, ok := link.Pollable(t.inner)
+	if !ok {
+		return 0, link.ErrNotPollable
+	}
+	t.mu.Lock()
+	t.writeHeldLocked()
+	t.mu.Unlock()
+	n, err := inner.PollPackets(pkts)
+	t.hold(pkts[:n])
+	return n, err
+}
+
+// WaitPackets waits as the inner endpoint's WaitPackets does (link.Poller),
+// or returns link.ErrNotPollable if it cannot poll.
+func (t *Tee) WaitPackets() error {
+	inner, ok := link.Pollable(t.inner)
+	if !ok {
+		return link.ErrNotPollable
+	}
+	return inner.WaitPackets()
+}
+
+// CanPoll reports whether the inner endpoint can be read without waiting,
+// and so the tee (see link.Pollable).
+func (t *Tee) CanPoll() bool {
+	_, ok := link.Pollable(t.inner)
+	return ok
 }
 
 // WritePackets writes pkts through the inner endpoint and records the

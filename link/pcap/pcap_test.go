@@ -348,3 +348,42 @@ func BenchmarkTee(b *testing.B) {
 	}
 	b.ReportMetric(float64(2*len(out)*b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
+
+// A tee around a link.Poller is one too, and records what is polled
+// through it as it records what is read.
+func TestPoller(t *testing.T) {
+	us, peer := pipe.New(pipe.Options{})
+	var capture bytes.Buffer
+	tee, err := NewTee(us, &capture, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tee.CanPoll() {
+		t.Fatal("a tee around a pipe cannot poll")
+	}
+	in := udpPacket(t, 1, 2, "polled")
+	got := linktest.Poller(t, tee, func() {
+		peer.WritePackets([]link.Packet{{Data: in}})
+	})
+	if !bytes.Equal(got, in) {
+		t.Fatalf("polled % x, want % x", got, in)
+	}
+	// linktest.Poller closed the tee, which writes what it held.
+	recs := readCapture(t, capture.Bytes())
+	if len(recs) != 1 || !bytes.Equal(recs[0].data, in) || recs[0].dir != pcapgo.NgEpbFlagDirectionInbound {
+		t.Fatalf("capture: %d records, first %+v; want the polled packet, inbound", len(recs), recs)
+	}
+
+	// Around an endpoint that cannot poll, the tee cannot either.
+	us, _ = pipe.New(pipe.Options{})
+	tee, err = NewTee(struct{ link.Endpoint }{us}, io.Discard, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tee.CanPoll() {
+		t.Fatal("CanPoll around an endpoint without PollPackets")
+	}
+	if _, err := tee.PollPackets(make([]link.Packet, 1)); !errors.Is(err, link.ErrNotPollable) {
+		t.Fatalf("PollPackets = %v, want link.ErrNotPollable", err)
+	}
+}
