@@ -16,6 +16,7 @@ import (
 type linkReader struct {
 	mu     sync.Mutex
 	batch  []link.Packet
+	filled int         // batch entries the last read filled (resliced, with offloads)
 	poller link.Poller // the endpoint, if it can be read without waiting
 }
 
@@ -29,13 +30,36 @@ func (r *linkReader) init(ep link.Endpoint, batchLen int) {
 	r.poller, _ = link.Pollable(ep)
 }
 
-// resetBatch gives every buffer of the batch back its full capacity
-// (mu held).
+// resetBatch gives the buffers the last read filled back their full
+// capacity and no offloads (mu held); the others are untouched. A busy
+// reader polls many times per packet, so this is not a loop over the
+// whole batch.
 func (r *linkReader) resetBatch() {
-	for i := range r.batch {
+	for i := range r.batch[:r.filled] {
 		r.batch[i].Data = r.batch[i].Data[:cap(r.batch[i].Data)]
 		r.batch[i].Offload = link.Offload{}
 	}
+	r.filled = 0
+}
+
+// read fills the batch from the link (mu held): PollPackets if it can be
+// polled, else ReadPackets, which waits.
+func (r *linkReader) read(ep link.Endpoint) (int, error) {
+	r.resetBatch()
+	var n int
+	var err error
+	if r.poller != nil {
+		n, err = r.poller.PollPackets(r.batch)
+	} else {
+		n, err = ep.ReadPackets(r.batch)
+	}
+	// Endpoints read into each entry's capacity and reslice only the
+	// entries they count; after an error, reset them all to be safe.
+	r.filled = len(r.batch)
+	if err == nil {
+		r.filled = n
+	}
+	return n, err
 }
 
 // pump is the goroutine that reads from the link. It reads a batch,
@@ -47,29 +71,19 @@ func (s *Stack) pump() {
 	r := &s.link
 	failures := 0
 	for {
-		var n int
-		var err error
-		if r.poller != nil {
-			// Take what is queued under the lock, so that a polling reader
-			// cannot deliver packets read after these before them; wait
-			// without it. A batch that came back full may have more behind
-			// it, so look again before waiting.
-			r.mu.Lock()
-			r.resetBatch()
-			n, err = r.poller.PollPackets(r.batch)
-			if n > 0 {
-				s.DeliverPackets(r.batch[:n])
-			}
-			r.mu.Unlock()
-			if err == nil && n < len(r.batch) {
-				err = r.poller.WaitPackets()
-			}
-		} else {
-			r.resetBatch()
-			n, err = s.ep.ReadPackets(r.batch)
-			if n > 0 {
-				s.DeliverPackets(r.batch[:n])
-			}
+		// Take what is queued and deliver it under the lock, so that a
+		// polling reader cannot deliver packets read after these before
+		// them. With a Poller, wait without the lock; a batch that came
+		// back full may have more behind it, so look again before
+		// waiting. Without one, ReadPackets waits (no one else reads).
+		r.mu.Lock()
+		n, err := r.read(s.ep)
+		if n > 0 {
+			s.DeliverPackets(r.batch[:n])
+		}
+		r.mu.Unlock()
+		if r.poller != nil && err == nil && n < len(r.batch) {
+			err = r.poller.WaitPackets()
 		}
 		if err != nil {
 			select {
@@ -107,8 +121,7 @@ func (s *Stack) pollLink() bool {
 	if r.poller == nil || !r.mu.TryLock() {
 		return false
 	}
-	r.resetBatch()
-	n, _ := r.poller.PollPackets(r.batch)
+	n, _ := r.read(s.ep)
 	if n > 0 {
 		s.counters.tcp.busyPollRxPackets.add(uint64(n))
 		s.DeliverPackets(r.batch[:n])
