@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/tundra-net/tundra/internal/services"
 	"github.com/tundra-net/tundra/link"
@@ -31,9 +32,18 @@ type serveConfig struct {
 	mtu     int
 	pcap    string
 	water   bool
+	// busyPoll is stack.Options.BusyPoll (0: the default).
+	busyPoll time.Duration
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, stdout, stderr)
+}
+
+// serve is `tundra serve` until ctx ends (runServe: SIGINT or SIGTERM).
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	tunName := fs.String("tun", "", "name of an existing TUN device to attach to (required)")
@@ -41,8 +51,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	mtu := fs.Int("mtu", 0, "MTU to use, at most the device's (default: the device's)")
 	pcapFile := fs.String("pcap", "", "write every packet to this pcapng file")
 	water := fs.Bool("water", false, "open the TUN through github.com/songgao/water (portable, one packet per call)")
+	var busyPoll busyPollFlag
+	fs.Var(&busyPoll, "busypoll", "how long a TCP reader in use watches for its next data, reading the TUN itself, before it sleeps\n(stack.Options.BusyPoll: a duration such as 50us, or off, for hosts that count CPU time; default 200us)")
+	stats := fs.Bool("stats", false, "print the stack's counters (like nstat) when stopped")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tundra serve -tun NAME -addr A [-mtu M] [-pcap FILE]")
+		fmt.Fprintln(stderr, "usage: tundra serve -tun NAME -addr A [-mtu M] [-pcap FILE] [-busypoll D] [-stats]")
 		fmt.Fprintln(stderr, "\nAttaches to the TUN device NAME and answers as host A: ping (ICMP echo),")
 		fmt.Fprintln(stderr, "TCP echo (7), discard (9), chargen (19), HTTP (80) and HTTPS (443, a fresh self-signed CA).")
 		fs.PrintDefaults()
@@ -59,9 +72,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tundra serve: -addr %q is not an IPv4 address\n", *addr)
 		return 2
 	}
-	cfg := serveConfig{tunName: *tunName, addr: a, mtu: *mtu, pcap: *pcapFile, water: *water}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	cfg := serveConfig{tunName: *tunName, addr: a, mtu: *mtu, pcap: *pcapFile, water: *water, busyPoll: time.Duration(busyPoll)}
 	ep, err := openTUN(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "tundra serve: %v\n", err)
@@ -89,8 +100,36 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	running.Stop()
 	closeAll()
+	if *stats {
+		counters := st.Stats()
+		counters.WriteTo(stdout)
+	}
 	fmt.Fprintln(stdout, "tundra: stopped")
 	return 0
+}
+
+// busyPollFlag is -busypoll: a duration, or "off" (a negative
+// stack.Options.BusyPoll). Unset, it is 0: the stack's default.
+type busyPollFlag time.Duration
+
+func (f *busyPollFlag) String() string {
+	if *f < 0 {
+		return "off"
+	}
+	return time.Duration(*f).String()
+}
+
+func (f *busyPollFlag) Set(v string) error {
+	if v == "off" {
+		*f = -1
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 200us, or off")
+	}
+	*f = busyPollFlag(d)
+	return nil
 }
 
 // openTUN attaches to the TUN device cfg names, in the calling thread's
@@ -132,7 +171,7 @@ func startStack(ep link.Endpoint, cfg serveConfig, stderr io.Writer) (*stack.Sta
 		}
 		capture, ep = f, tee
 	}
-	st, err := stack.New(ep, stack.Options{Addresses: []netip.Addr{cfg.addr}})
+	st, err := stack.New(ep, stack.Options{Addresses: []netip.Addr{cfg.addr}, BusyPoll: cfg.busyPoll})
 	if err != nil {
 		ep.Close()
 		if capture != nil {
