@@ -170,3 +170,46 @@ func TestPollersTakeTurns(t *testing.T) {
 		t.Errorf("%d goroutines were in PollPackets at once, want 1", m)
 	}
 }
+
+// At most GOMAXPROCS-1 readers (at least one) busy-poll at once; a reader
+// that finds every slot taken parks without a watch, and without the
+// backoff of a watch that found nothing.
+func TestBusyPollSlots(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	a, b := stackPair(t, nil, Options{})
+	if !b.startSpin() || !b.startSpin() {
+		t.Fatal("with 3 processors, two readers may watch")
+	}
+	if b.startSpin() {
+		t.Fatal("with 3 processors, a third reader watched")
+	}
+	client, server := connPair(t, a, b)
+	defer client.Close()
+	defer server.Close()
+	// The server's reader is active (it wrote) but finds no slot: it
+	// parks at once, keeping its state.
+	if _, err := server.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := server.Read(make([]byte, 8))
+		done <- err
+	}()
+	time.Sleep(5 * time.Millisecond) // far past a watch's budget, had it watched
+	server.mu.Lock()
+	skip, back := server.spinSkip, server.spinBack
+	server.mu.Unlock()
+	if skip != 0 || back != 0 {
+		t.Errorf("a reader without a slot backed off: skip %d, backoff %d; want 0, 0", skip, back)
+	}
+	client.Write([]byte("q"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b.spinners.Add(-2)
+	if !b.startSpin() {
+		t.Fatal("no slot after the watchers gave theirs back")
+	}
+	b.spinners.Add(-1)
+}

@@ -70,8 +70,10 @@ type Options struct {
 	// from 1.6x to over 3x gVisor's and bulk receive from half the
 	// kernel's rate to about three quarters, for some CPU: up to BusyPoll
 	// per wait while data comes within it, and about one such watch per 64
-	// waits for a slower peer; an idle connection never watches. Only
-	// without a read deadline, with GOMAXPROCS >= 2 and without Manual.
+	// waits for a slower peer; an idle connection never watches, and at
+	// most GOMAXPROCS-1 readers watch at once, so busy polling never holds
+	// every processor. Only without a read deadline, with GOMAXPROCS >= 2
+	// and without Manual.
 	// Default DefaultBusyPoll; a negative value turns it off (Linux's
 	// default), for hosts that count CPU time or power.
 	BusyPoll time.Duration
@@ -172,7 +174,8 @@ type Stack struct {
 	pumpDone  chan struct{}
 	pumpErr   error
 
-	link linkReader // the pump's batch, shared with polling readers
+	link     linkReader   // the pump's batch, shared with polling readers
+	spinners atomic.Int32 // readers busy-polling now (startSpin)
 }
 
 // transport is what a transport protocol (TCP, UDP) offers the IPv4 layer.

@@ -471,8 +471,12 @@ func (c *TCPConn) spin(d *deadline) bool {
 		c.active = false
 		return false
 	}
+	if !c.s.startSpin() {
+		return false // enough readers watch already: park, no backoff
+	}
 	c.mu.Unlock()
 	woken, waited := c.s.spinForWake(d.wake, c.s.opts.BusyPoll)
+	c.s.spinners.Add(-1)
 	c.mu.Lock()
 	switch {
 	case woken && waited:
@@ -485,6 +489,19 @@ func (c *TCPConn) spin(d *deadline) bool {
 	// A token taken at the first look is the reader's own Write's: the
 	// reader looks again and, still active, watches once more.
 	return woken
+}
+
+// startSpin takes one of the stack's watching slots, if one is free: at
+// most GOMAXPROCS-1 readers (at least one) watch at once, so that busy
+// polling never holds every processor, however many connections are in
+// use. The watcher gives its slot back with spinners.Add(-1).
+func (s *Stack) startSpin() bool {
+	limit := int32(max(1, runtime.GOMAXPROCS(0)-1))
+	if s.spinners.Add(1) > limit {
+		s.spinners.Add(-1)
+		return false
+	}
+	return true
 }
 
 // spinProcessorOnly is how long a busy poll yields only the processor
