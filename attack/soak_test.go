@@ -24,6 +24,7 @@ import (
 	"github.com/tundra-net/tundra/link/impair"
 	"github.com/tundra-net/tundra/link/pipe"
 	"github.com/tundra-net/tundra/stack"
+	"github.com/tundra-net/tundra/tcp"
 )
 
 // soakDuration is how long TestSoak runs: two minutes in CI (the whole
@@ -60,7 +61,14 @@ func TestSoak(t *testing.T) {
 	ea, eb := pipe.New(pipe.Options{QueueLen: 4096})
 	ia := impair.New(ea, impair.Config{Write: impair.Direction{Seed: 11, Loss: soakLoss}}, nil)
 	ib := impair.New(eb, impair.Config{Write: impair.Direction{Seed: 12, Loss: soakLoss}}, nil)
-	opts := stack.Options{TCP: envTCPConfig()}
+	// The attack tests' two SYN retries would make a dial fail after 7 s
+	// when three SYN exchanges in a row lose a packet: at 1% loss each way
+	// about 0.02^3 = 8e-6 of dials, which a two-minute soak of some 40,000
+	// dials meets in one run of four. The default retries, within dial's
+	// 20 s, make it five exchanges (3e-9).
+	tcpCfg := envTCPConfig()
+	tcpCfg.SynRetries = tcp.DefaultConfig().SynRetries
+	opts := stack.Options{TCP: tcpCfg}
 	opts.Addresses = []netip.Addr{netip.MustParseAddr(kernelAddr)}
 	client, err := stack.New(ia, opts)
 	if err != nil {
