@@ -138,9 +138,10 @@ type Stats struct {
 // Endpoint is an impairing wrapper around another link.Endpoint. It is safe
 // for one reader and several writers at once.
 type Endpoint struct {
-	inner link.Endpoint
-	write *engine // nil when Config.Write is zero
-	read  *engine // nil when Config.Read is zero
+	inner  link.Endpoint
+	poller link.Poller // inner, if it can be read without waiting (link.Pollable)
+	write  *engine     // nil when Config.Write is zero
+	read   *engine     // nil when Config.Read is zero
 
 	// Read side, when impaired: the pump goroutine feeds the engine, whose
 	// output is queued in an internal pipe from readIn to readOut.
@@ -167,6 +168,7 @@ func New(inner link.Endpoint, cfg Config, clk clock.Clock) *Endpoint {
 		clk = clock.Real{}
 	}
 	e := &Endpoint{inner: inner}
+	e.poller, _ = link.Pollable(inner)
 	if !cfg.Write.isZero() {
 		e.write = newEngine("Write", cfg.Write, clk, inner.MaxPacketSize(), e.writeSink)
 	}
@@ -226,11 +228,10 @@ func (e *Endpoint) ReadPackets(pkts []link.Packet) (int, error) {
 // link.ErrNotPollable if that cannot poll (CanPoll).
 func (e *Endpoint) PollPackets(pkts []link.Packet) (int, error) {
 	if e.read == nil {
-		inner, ok := link.Pollable(e.inner)
-		if !ok {
+		if e.poller == nil {
 			return 0, link.ErrNotPollable
 		}
-		return inner.PollPackets(pkts)
+		return e.poller.PollPackets(pkts)
 	}
 	n, err := e.readOut.PollPackets(pkts)
 	return n, e.readErr(err)
@@ -241,11 +242,10 @@ func (e *Endpoint) PollPackets(pkts []link.Packet) (int, error) {
 // WaitPackets does.
 func (e *Endpoint) WaitPackets() error {
 	if e.read == nil {
-		inner, ok := link.Pollable(e.inner)
-		if !ok {
+		if e.poller == nil {
 			return link.ErrNotPollable
 		}
-		return inner.WaitPackets()
+		return e.poller.WaitPackets()
 	}
 	return e.readErr(e.readOut.WaitPackets())
 }
@@ -255,11 +255,7 @@ func (e *Endpoint) WaitPackets() error {
 // wait in a queue of the impairer's own; otherwise if the inner endpoint
 // can.
 func (e *Endpoint) CanPoll() bool {
-	if e.read != nil {
-		return true
-	}
-	_, ok := link.Pollable(e.inner)
-	return ok
+	return e.read != nil || e.poller != nil
 }
 
 // readErr turns the read queue's link.ErrClosed into the inner endpoint's

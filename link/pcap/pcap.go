@@ -77,6 +77,7 @@ type Options struct {
 // inside.
 type Tee struct {
 	inner    link.Endpoint
+	poller   link.Poller       // inner, if it can be read without waiting (link.Pollable)
 	observer link.DropObserver // inner's, to pass drop reports on
 	clk      clock.Clock
 	maxHeld  int
@@ -136,6 +137,7 @@ func NewTee(inner link.Endpoint, w io.Writer, opts Options) (*Tee, error) {
 		maxHeld: opts.MaxHeld,
 		w:       bufio.NewWriterSize(w, 64<<10),
 	}
+	t.poller, _ = link.Pollable(inner)
 	t.observer, _ = inner.(link.DropObserver)
 	return t, nil
 }
@@ -153,13 +155,17 @@ func (t *Tee) Offloads() link.Offloads { return t.inner.Offloads() }
 // the stack made about it, then reads from the inner endpoint and holds what
 // it got for the stack's verdict.
 func (t *Tee) ReadPackets(pkts []link.Packet) (int, error) {
-	t.mu.Lock()
-	t.writeHeldLocked()
-	t.mu.Unlock()
-
+	t.writeHeld()
 	n, err := t.inner.ReadPackets(pkts)
 	t.hold(pkts[:n])
 	return n, err
+}
+
+// writeHeld writes the batch read last time, with its drop reports.
+func (t *Tee) writeHeld() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.writeHeldLocked()
 }
 
 // hold keeps the packets just read until the stack's drop reports for
@@ -184,14 +190,11 @@ func (t *Tee) hold(pkts []link.Packet) {
 // then takes what the inner endpoint has queued and holds it for the
 // stack's verdict. Otherwise it returns link.ErrNotPollable.
 func (t *Tee) PollPackets(pkts []link.Packet) (int, error) {
-	inner, ok := link.Pollable(t.inner)
-	if !ok {
+	if t.poller == nil {
 		return 0, link.ErrNotPollable
 	}
-	t.mu.Lock()
-	t.writeHeldLocked()
-	t.mu.Unlock()
-	n, err := inner.PollPackets(pkts)
+	t.writeHeld()
+	n, err := t.poller.PollPackets(pkts)
 	t.hold(pkts[:n])
 	return n, err
 }
@@ -199,19 +202,15 @@ func (t *Tee) PollPackets(pkts []link.Packet) (int, error) {
 // WaitPackets waits as the inner endpoint's WaitPackets does (link.Poller),
 // or returns link.ErrNotPollable if it cannot poll.
 func (t *Tee) WaitPackets() error {
-	inner, ok := link.Pollable(t.inner)
-	if !ok {
+	if t.poller == nil {
 		return link.ErrNotPollable
 	}
-	return inner.WaitPackets()
+	return t.poller.WaitPackets()
 }
 
 // CanPoll reports whether the inner endpoint can be read without waiting,
 // and so the tee (see link.Pollable).
-func (t *Tee) CanPoll() bool {
-	_, ok := link.Pollable(t.inner)
-	return ok
-}
+func (t *Tee) CanPoll() bool { return t.poller != nil }
 
 // WritePackets writes pkts through the inner endpoint and records the
 // packets it took.
