@@ -171,7 +171,8 @@ func TestPollersTakeTurns(t *testing.T) {
 	}
 }
 
-// At most GOMAXPROCS-1 readers (at least one) busy-poll at once; a reader
+// At most GOMAXPROCS-1 readers busy-poll at once (none with one
+// processor); a reader
 // that finds every slot taken parks without a watch, and without the
 // backoff of a watch that found nothing.
 func TestBusyPollSlots(t *testing.T) {
@@ -183,6 +184,14 @@ func TestBusyPollSlots(t *testing.T) {
 	if b.startSpin() {
 		t.Fatal("with 3 processors, a third reader watched")
 	}
+	b.spinners.Add(-2)
+	runtime.GOMAXPROCS(1)
+	if b.startSpin() {
+		t.Fatal("with 1 processor, a reader watched")
+	}
+	runtime.GOMAXPROCS(3)
+	b.startSpin()
+	b.startSpin()
 	client, server := connPair(t, a, b)
 	defer client.Close()
 	defer server.Close()

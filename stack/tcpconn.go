@@ -492,11 +492,13 @@ func (c *TCPConn) spin(d *deadline) bool {
 }
 
 // startSpin takes one of the stack's watching slots, if one is free: at
-// most GOMAXPROCS-1 readers (at least one) watch at once, so that busy
-// polling never holds every processor, however many connections are in
-// use. The watcher gives its slot back with spinners.Add(-1).
+// most GOMAXPROCS-1 readers watch at once, so that busy polling never
+// holds every processor, however many connections are in use - and with
+// one processor none watches, for the pump could not run meanwhile (the
+// network is polled when a processor has nothing else to do). The watcher
+// gives its slot back with spinners.Add(-1).
 func (s *Stack) startSpin() bool {
-	limit := int32(max(1, runtime.GOMAXPROCS(0)-1))
+	limit := int32(runtime.GOMAXPROCS(0) - 1)
 	if s.spinners.Add(1) > limit {
 		s.spinners.Add(-1)
 		return false
@@ -527,15 +529,9 @@ const spinProcessorOnly = 10 * time.Microsecond
 // goroutine. This is Linux's busy polling (SO_BUSY_POLL, which polls the
 // device's queue from the socket's system call) at the level of
 // goroutines; sched_yield(2) between looks lets the peer, if it shares
-// this CPU, answer meanwhile.
-//
-// Only with more than one processor: with one, the pump could not run
-// while this goroutine watches (the network is polled when a processor has
-// nothing else to do).
+// this CPU, answer meanwhile. The caller holds a watching slot
+// (startSpin).
 func (s *Stack) spinForWake(wake <-chan struct{}, budget time.Duration) (woken, waited bool) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		return false, false
-	}
 	start := time.Now()
 	for {
 		select {

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -73,6 +74,9 @@ func TestTimerFiresEarlyAndSendsOnTime(t *testing.T) {
 // off: the next active wait parks at once, so a slow or idle peer costs
 // little CPU. A connection that carried no data never watches.
 func TestBusyPollBacksOff(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // no reader watches with one
+	}
 	a, s := stackPair(t, nil, Options{})
 	c1, c2 := connPair(t, a, s)
 	defer c1.Close()
