@@ -77,11 +77,7 @@ func (b *TCPSocket) SetTTL(ttl uint8) error {
 func (b *TCPSocket) ipFields() (tos, ttl uint8) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ttl = b.ttl
-	if ttl == 0 {
-		ttl = b.s.opts.TTL
-	}
-	return b.tos, ttl
+	return b.tos, b.s.ttlOr(b.ttl)
 }
 
 // ListenTCP makes the socket a listener on its address, with its TOS and

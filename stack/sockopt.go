@@ -63,10 +63,7 @@ func (c *TCPConn) SetTTL(ttl uint8) error {
 func (c *TCPConn) TTL() uint8 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ttl == 0 {
-		return c.s.opts.TTL
-	}
-	return c.ttl
+	return c.s.ttlOr(c.ttl)
 }
 
 // SetKeepAliveConfig sets the connection's keepalive probes (RFC 1122

@@ -351,6 +351,15 @@ func (s *Stack) writePackets(pkts []link.Packet) {
 	}
 }
 
+// ttlOr returns a socket's TTL setting as its packets carry it: 0 means
+// Options.TTL.
+func (s *Stack) ttlOr(ttl uint8) uint8 {
+	if ttl == 0 {
+		return s.opts.TTL
+	}
+	return ttl
+}
+
 // nextIPID returns an IP identification value (RFC 6864 section 4: a
 // counter is enough; atomic datagrams may even repeat it).
 func (s *Stack) nextIPID() uint16 {

@@ -112,11 +112,8 @@ func (l *TCPListener) sendCookie(id tcp.FourTuple, syn *tcp.Segment) {
 	cookie := l.cookies.make(id, syn.Seq, mss, now)
 	l.cookies.sent.Add(1)
 	l.mu.Lock()
-	tos, ttl := l.tos, l.ttl
+	tos, ttl := l.tos, s.ttlOr(l.ttl)
 	l.mu.Unlock()
-	if ttl == 0 {
-		ttl = s.opts.TTL
-	}
 	s.tcp.sendSegment(id, tcp.CookieSYNACK(s.tcpConfig(), syn, cookie, now), tcp.Payload{}, tos, ttl, nil)
 }
 

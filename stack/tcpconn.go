@@ -75,11 +75,7 @@ type connOutput TCPConn
 // held, from its tcp.Conn).
 func (o *connOutput) SendSegment(id tcp.FourTuple, fields tcp.HeaderFields, payload tcp.Payload) {
 	c := (*TCPConn)(o)
-	ttl := c.ttl
-	if ttl == 0 {
-		ttl = c.s.opts.TTL
-	}
-	c.t.sendSegment(id, fields, payload, c.tos, ttl, c)
+	c.t.sendSegment(id, fields, payload, c.tos, c.s.ttlOr(c.ttl), c)
 }
 
 // ready finishes a new connection once its tcp.Conn is set: the observer
